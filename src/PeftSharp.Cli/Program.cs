@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace PeftSharp.Cli;
+
+/// <summary>Entry point of the <c>peft</c> tool: one file per command under Commands/.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    /// <summary>The command tree; tests call it to run commands in-process.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("PeftSharp: parameter-efficient fine-tuning of Hugging Face transformers on .NET.");
+        return root;
+    }
+}
