@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PeftSharp.Cli.Commands;
 
 namespace PeftSharp.Cli;
 
@@ -11,6 +12,8 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("PeftSharp: parameter-efficient fine-tuning of Hugging Face transformers on .NET.");
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ForwardCommand.Create());
         return root;
     }
 }

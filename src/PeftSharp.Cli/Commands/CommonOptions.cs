@@ -1,0 +1,31 @@
+using System.CommandLine;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary>Options several commands share, defined once so their names and help stay consistent.</summary>
+public static class CommonOptions
+{
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "Hugging Face model folder (config.json + *.safetensors)",
+        Required = true,
+    };
+
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Torch device: cpu, cuda, cuda:1 (needs a CUDA TorchSharp package)",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<string> DType() => new("--dtype")
+    {
+        Description = "Compute dtype: float32 (default; the right choice on CPU), bfloat16, float16",
+        DefaultValueFactory = _ => "float32",
+    };
+
+    public static Option<string[]> Adapters() => new("--adapter")
+    {
+        Description = "Adapter folder (adapter_config.json + adapter_model.safetensors); repeatable",
+        AllowMultipleArgumentsPerToken = false,
+    };
+}

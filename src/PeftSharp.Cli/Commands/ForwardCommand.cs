@@ -1,0 +1,40 @@
+using System.CommandLine;
+using PeftSharp.IO;
+using PeftSharp.IO.Safetensors;
+using PeftSharp.Models;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary><c>peft forward</c>: one forward pass on fixed inputs, written as float32 safetensors for comparison with transformers.</summary>
+public static class ForwardCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var adapters = CommonOptions.Adapters();
+        var merge = new Option<bool>("--merge") { Description = "Merge the adapters into the base weights before the forward pass" };
+        var inputs = new Option<string>("--inputs") { Description = "inputs.json: input_ids, attention_mask, optional position_ids, token_type_ids, decoder_input_ids", Required = true };
+        var output = new Option<string>("--out") { Description = "Output .safetensors file (logits and last hidden state(s), float32)", Required = true };
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var cmd = new Command("forward", "Run one forward pass and write logits and hidden states") { model, adapters, merge, inputs, output, device, dtype };
+        cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(merge),
+            r.GetValue(inputs)!, r.GetValue(output)!, r.GetValue(device), r.GetValue(dtype))));
+        return cmd;
+    }
+
+    private static int Run(string modelDir, string[] adapters, bool merge, string inputsPath, string outPath, string? deviceName, string? dtypeName)
+    {
+        if (adapters.Length > 0 || merge) throw new PeftException("--adapter and --merge are not available yet: adapters arrive with LoRA support");
+        var device = Devices.Parse(deviceName);
+        using var model = AutoModel.FromPretrained(modelDir, device, Devices.ParseDType(dtypeName));
+        using var scope = NewDisposeScope();
+        var inputs = ModelInputsFile.Load(inputsPath, model.InputEmbeddings.weight!.shape[0], device);
+        ModelOutput output;
+        using (no_grad()) output = model.forward(inputs);
+        SafetensorsWriter.Write(outPath, output.Named().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(ScalarType.Float32).cpu())));
+        Console.Error.WriteLine($"wrote {string.Join(", ", output.Named().Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]"))} to {outPath}");
+        return 0;
+    }
+}

@@ -1,0 +1,36 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Bert;
+
+/// <summary>BERT with a classifier on the pooled output (transformers' BertForSequenceClassification).</summary>
+public sealed class BertForSequenceClassification : PretrainedModel
+{
+    private readonly BertModel bert;
+    private readonly nn.Module<Tensor, Tensor> dropout;
+    private nn.Module<Tensor, Tensor> classifier;
+
+    public BertForSequenceClassification(BertConfig config) : base(nameof(BertForSequenceClassification), config)
+    {
+        Bert = config;
+        bert = new BertModel(config);
+        dropout = nn.Dropout(config.ClassifierDropout);
+        classifier = nn.Linear(config.Hidden, config.NumLabels);
+        RegisterComponents();
+    }
+
+    public BertConfig Bert { get; }
+    public override string ArchitectureName => "BertForSequenceClassification";
+    public override string BaseModelPrefix => "bert";
+    public override string OutputHeadName => "classifier";
+    public override int LayerCount => Bert.Layers;
+    public override Embedding InputEmbeddings => bert.InputEmbeddings;
+
+    public override ModelOutput forward(ModelInputs inputs)
+    {
+        var output = bert.forward(inputs);
+        var logits = classifier.forward(dropout.forward(output.PoolerOutput!));
+        return new ModelOutput { Logits = logits, LastHiddenState = output.LastHiddenState, PoolerOutput = output.PoolerOutput };
+    }
+}

@@ -1,0 +1,20 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Common;
+
+/// <summary>
+/// An output head that reuses the input embedding matrix (tie_word_embeddings). It owns no parameter,
+/// so the shared weight appears once in named_parameters, is counted once and is updated once.
+/// </summary>
+public sealed class TiedLinear : nn.Module<Tensor, Tensor>
+{
+    private readonly Embedding _embedding;
+
+    public TiedLinear(Embedding embedding) : base(nameof(TiedLinear)) => _embedding = embedding;
+
+    public Tensor Weight => _embedding.weight!;
+
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, _embedding.weight!);
+}

@@ -1,0 +1,44 @@
+using PeftSharp.Models.Common;
+using System.Text.RegularExpressions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Gpt2;
+
+/// <summary>transformers' GPT2LMHeadModel: the backbone under "transformer" and an lm_head tied to wte.</summary>
+public sealed class Gpt2LMHeadModel : PretrainedModel
+{
+    private readonly Gpt2Model transformer;
+    private nn.Module<Tensor, Tensor> lm_head;
+
+    public Gpt2LMHeadModel(Gpt2Config config) : base(nameof(Gpt2LMHeadModel), config)
+    {
+        transformer = new Gpt2Model(config);
+        lm_head = config.TieWordEmbeddings
+            ? new TiedLinear(transformer.TokenEmbedding)
+            : nn.Linear(config.Hidden, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        Gpt2 = config;
+    }
+
+    public Gpt2Config Gpt2 { get; }
+    public override string ArchitectureName => "GPT2LMHeadModel";
+    public override string BaseModelPrefix => "transformer";
+    public override int LayerCount => Gpt2.Layers;
+
+    public override IReadOnlyDictionary<string, string> TiedParameters => Gpt2.TieWordEmbeddings
+        ? new Dictionary<string, string> { ["lm_head.weight"] = "transformer.wte.weight" }
+        : new Dictionary<string, string>();
+
+    /// <summary>Causal-mask buffers that older GPT-2 exports store per layer.</summary>
+    public override IReadOnlyList<Regex> IgnorableCheckpointKeys { get; } =
+        [new Regex(@"^(transformer\.)?h\.\d+\.attn\.(masked_)?bias$", RegexOptions.CultureInvariant)];
+
+    public override TorchSharp.Modules.Embedding InputEmbeddings => transformer.TokenEmbedding;
+
+    public override ModelOutput forward(ModelInputs inputs)
+    {
+        var hidden = transformer.Forward(inputs);
+        return new ModelOutput { Logits = lm_head.forward(hidden), LastHiddenState = hidden };
+    }
+}

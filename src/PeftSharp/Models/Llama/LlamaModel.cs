@@ -1,0 +1,41 @@
+using PeftSharp.Models.Common;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Llama;
+
+/// <summary>The Llama backbone (transformers' LlamaModel): embed_tokens, decoder layers, final norm.</summary>
+public sealed class LlamaModel : nn.Module
+{
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<LlamaDecoderLayer> layers;
+    private nn.Module<Tensor, Tensor> norm;
+    private readonly RotaryEmbedding _rotary;
+    private readonly LlamaConfig _config;
+
+    public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
+    {
+        _config = config;
+        embed_tokens = nn.Embedding(config.VocabSize, config.Hidden, padding_idx: config.PadTokenId);
+        layers = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
+        norm = new RmsNorm(config.Hidden, config.RmsNormEps);
+        _rotary = new RotaryEmbedding(config.Rope);
+        RegisterComponents();
+    }
+
+    public Embedding TokenEmbedding => embed_tokens;
+
+    public Tensor Forward(ModelInputs inputs)
+    {
+        var hidden = inputs.InputsEmbeds ?? embed_tokens.forward(inputs.RequireInputIds(_config.ModelType));
+        long length = hidden.shape[1];
+        long past = inputs.Cache?.Length ?? 0;
+        var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: hidden.device).unsqueeze(0);
+        var (cos, sin) = _rotary.Compute(positions, hidden.dtype);
+        var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device, _config.SlidingWindow);
+        for (int i = 0; i < layers.Count; i++)
+            hidden = layers[i].Forward(hidden, cos, sin, bias, inputs.Cache, i);
+        return norm.forward(hidden);
+    }
+}

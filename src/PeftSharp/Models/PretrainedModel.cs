@@ -1,0 +1,48 @@
+using System.Text.RegularExpressions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models;
+
+/// <summary>
+/// A transformer built from a Hugging Face config whose parameter names equal the checkpoint's keys,
+/// so loading is a one-to-one copy and adapters can address modules by the names PEFT uses.
+/// Subclasses describe what the loader must know: the base-model prefix that some checkpoints omit,
+/// tied parameters that are stored once, and checkpoint keys that are safe to ignore.
+/// </summary>
+public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
+{
+    protected PretrainedModel(string name, ModelConfig config) : base(name)
+    {
+        Config = config;
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>The transformers class this module reproduces, e.g. GPT2LMHeadModel.</summary>
+    public abstract string ArchitectureName { get; }
+
+    /// <summary>Name of the backbone submodule ("transformer", "model", "bert"); checkpoints of the bare backbone omit it.</summary>
+    public abstract string BaseModelPrefix { get; }
+
+    /// <summary>Parameters that share storage with another (alias name to source name), absent from checkpoints.</summary>
+    public virtual IReadOnlyDictionary<string, string> TiedParameters => new Dictionary<string, string>();
+
+    /// <summary>Checkpoint keys that older exports carry and that this implementation does not need.</summary>
+    public virtual IReadOnlyList<Regex> IgnorableCheckpointKeys => [];
+
+    /// <summary>The head that maps hidden states to outputs; "all-linear" adapter targeting leaves it alone.</summary>
+    public virtual string OutputHeadName => "lm_head";
+
+    /// <summary>The token embedding, for id validation, prompt methods and resizing.</summary>
+    public abstract TorchSharp.Modules.Embedding InputEmbeddings { get; }
+
+    /// <summary>Number of attention layers, i.e. entries a KV cache needs.</summary>
+    public abstract int LayerCount { get; }
+
+    /// <summary>The device of the model's parameters.</summary>
+    public Device Device => parameters().First().device;
+
+    /// <summary>The floating dtype of the model's parameters.</summary>
+    public ScalarType DType => parameters().First().dtype;
+}

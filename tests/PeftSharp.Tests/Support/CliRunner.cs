@@ -1,0 +1,30 @@
+namespace PeftSharp.Tests.Support;
+
+/// <summary>Runs the peft command in-process and captures what it prints; Console is process-wide, hence the collection.</summary>
+public static class CliRunner
+{
+    public const string Collection = "console";
+
+    public static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var oldOut = Console.Out;
+        var oldErr = Console.Error;
+        var o = new StringWriter();
+        var e = new StringWriter();
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            int exit = PeftSharp.Cli.Program.BuildRoot().Parse(args).Invoke();
+            return (exit, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+}
+
+[CollectionDefinition(CliRunner.Collection, DisableParallelization = true)]
+public sealed class ConsoleCollection;
