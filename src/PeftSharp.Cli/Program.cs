@@ -11,6 +11,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("PeftSharp: parameter-efficient fine-tuning of Hugging Face transformers on .NET.");
+        root.Subcommands.Add(ScoreCommand.Create());
         return root;
     }
 }

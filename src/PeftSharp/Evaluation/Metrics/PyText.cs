@@ -8,7 +8,7 @@ namespace PeftSharp.Evaluation.Metrics;
 /// whitespace (more than .NET's), how <c>str.lower()</c> lower-cases (full mappings, final sigma, Unicode 15.1), and
 /// that indexing counts code points, not UTF-16 units. Getting any of these slightly wrong changes n-gram counts.
 /// </summary>
-internal static class PyText
+public static class PyText
 {
     /// <summary>Python's <c>str.isspace()</c>: bidi class WS, B or S, or category Zs.</summary>
     public static bool IsSpace(int cp) => cp switch
