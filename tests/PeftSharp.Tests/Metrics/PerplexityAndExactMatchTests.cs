@@ -17,7 +17,7 @@ public class PerplexityAndExactMatchTests
         var p = new Perplexity();
         p.AddSummed(20.0, 10);
         p.AddBatch(1.0, 30);
-        p.AddBatch(5.0, 0); // a fully masked batch contributes nothing
+        p.AddBatch(double.NaN, 0); // a fully masked batch (NaN mean loss) contributes nothing
         Assert.Equal(40, p.Tokens);
         Assert.Equal(1.25, p.MeanLoss, 12);
         Assert.Equal(Perplexity.FromSummed(50.0, 40), p.Value, 12);

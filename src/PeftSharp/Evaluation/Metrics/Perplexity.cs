@@ -16,15 +16,18 @@ public sealed class Perplexity
 
     public double Value => Math.Exp(MeanLoss);
 
-    /// <summary>Adds a batch given as a model's loss (the mean over its <paramref name="tokens"/> non-masked tokens).</summary>
-    public void AddBatch(double meanLoss, long tokens) => AddSummed(meanLoss * tokens, tokens);
+    /// <summary>
+    /// Adds a batch given as a model's loss (the mean over its <paramref name="tokens"/> non-masked tokens).
+    /// A fully masked batch (no tokens) is skipped, even though its loss is typically NaN.
+    /// </summary>
+    public void AddBatch(double meanLoss, long tokens) => AddSummed(tokens == 0 ? 0 : meanLoss * tokens, tokens);
 
     /// <summary>Adds a batch given as its summed negative log-likelihood.</summary>
     public void AddSummed(double summedNll, long tokens)
     {
         if (tokens < 0) throw new PeftException($"a token count cannot be negative ({tokens})");
-        if (!double.IsFinite(summedNll)) throw new PeftException($"the loss is not a finite number ({summedNll})");
         if (tokens == 0) return;
+        if (!double.IsFinite(summedNll)) throw new PeftException($"the loss is not a finite number ({summedNll})");
         _nll += summedNll;
         Tokens += tokens;
     }

@@ -6,8 +6,8 @@ namespace PeftSharp.Evaluation.Metrics;
 /// <summary>
 /// sacreBLEU's <c>intl</c> tokenizer (mteval-v14 international): splits Unicode punctuation off unless it sits
 /// between digits, and every Unicode symbol. Works on code points, as Python's <c>regex</c> module does, so
-/// punctuation outside the BMP is handled like any other. Categories come from .NET's Unicode 16.0 tables, the same
-/// version the reference's <c>regex</c> build uses.
+/// punctuation outside the BMP is handled like any other. Categories come from .NET 10's Unicode 16.0 tables; only
+/// characters first assigned in Unicode 16.0 could be classed differently by an older <c>regex</c> build.
 /// </summary>
 public sealed class TokenizerIntl : IBleuTokenizer
 {
