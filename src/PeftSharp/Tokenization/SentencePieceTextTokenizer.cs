@@ -15,13 +15,14 @@ internal sealed class SentencePieceTextTokenizer : ITextTokenizer
     private readonly bool _addBos, _addEos;
     private readonly RoleIds _roles;
 
-    private SentencePieceTextTokenizer(SentencePieceTokenizer spm, bool addBos, bool addEos, Dictionary<string, string?> roles,
-        TokenizerConfig config)
+    private SentencePieceTextTokenizer(SentencePieceTokenizer spm, SentencePieceModelFile pieces, bool addBos, bool addEos,
+        Dictionary<string, string?> roles, TokenizerConfig config)
     {
         _spm = spm;
         _addBos = addBos; _addEos = addEos;
-        var vocab = new Dictionary<string, int>(spm.Vocabulary, StringComparer.Ordinal);
-        if (spm.SpecialTokens is { } extra) foreach (var (t, id) in extra) vocab.TryAdd(t, id);
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int id = 0; id < pieces.Pieces.Count; id++) vocab.TryAdd(pieces.Pieces[id].Piece, id);
+        foreach (var t in config.AddedTokens) vocab.TryAdd(t.Content, t.Id);
         _vocab = vocab;
         foreach (var (token, id) in vocab) _reverse.TryAdd(id, token);
         VocabSize = _reverse.Count == 0 ? 0 : _reverse.Keys.Max() + 1;
@@ -29,8 +30,12 @@ internal sealed class SentencePieceTextTokenizer : ITextTokenizer
         var special = new HashSet<int>(_roles.All);
         special.UnionWith(config.AddedTokens.Where(t => t.Special).Select(t => t.Id));
         foreach (var content in config.AdditionalSpecial) if (TokenToId(content) is { } id) special.Add(id);
+        // SentencePiece's control pieces (<s>, </s>, <pad>) are never text.
+        for (int id = 0; id < pieces.Pieces.Count; id++) if (pieces.Pieces[id].Type == ControlType) special.Add(id);
         SpecialTokenIds = special;
     }
+
+    private const int ControlType = 3;
 
     public static ITextTokenizer Load(string file, TokenizerConfig config)
     {
@@ -38,23 +43,42 @@ internal sealed class SentencePieceTextTokenizer : ITextTokenizer
         try { bytes = File.ReadAllBytes(file); }
         catch (IOException e) { throw new PeftException($"{file}: cannot be read ({e.Message})", e); }
 
+        var pieces = SentencePieceModelFile.Parse(bytes, file);
         bool t5 = config.BaseClass is "T5Tokenizer";
-        bool addBos = config.AddBosToken ?? !t5;
-        bool addEos = config.AddEosToken ?? t5;
+        bool addBos = (config.AddBosToken ?? !t5) && pieces.BosId >= 0;
+        bool addEos = (config.AddEosToken ?? t5) && pieces.EosId >= 0;
+
+        // Microsoft.ML.Tokenizers 2.0.1 indexes its piece table with bos_id even when it is -1 (T5 has no BOS). A
+        // second trainer_spec message appended to the protobuf is merged into the first, so pointing bos_id at the
+        // EOS piece avoids the crash; BOS is never added for such models.
+        if (pieces.BosId < 0 && pieces.EosId >= 0) bytes = [.. bytes, .. TrainerSpecWithBosId(pieces.EosId)];
         SentencePieceTokenizer spm = Create(file, bytes, addBos, addEos, null);
 
         // Tokens added on top of the model (ids past its pieces) are matched in the text by SentencePieceTokenizer itself.
-        var extra = config.AddedTokens.Where(t => !spm.Vocabulary.ContainsKey(t.Content)).ToDictionary(t => t.Content, t => t.Id);
+        var extra = config.AddedTokens.Where(t => t.Id >= pieces.Pieces.Count).ToDictionary(t => t.Content, t => t.Id);
         if (extra.Count > 0) spm = Create(file, bytes, addBos, addEos, extra);
 
+        string? Piece(int id) => id >= 0 && id < pieces.Pieces.Count ? pieces.Pieces[id].Piece : null;
         var defaults = new Dictionary<string, string?>
         {
-            ["bos_token"] = t5 ? null : spm.BeginningOfSentenceToken,
-            ["eos_token"] = spm.EndOfSentenceToken,
-            ["unk_token"] = spm.UnknownToken,
+            ["bos_token"] = Piece(pieces.BosId),
+            ["eos_token"] = Piece(pieces.EosId),
+            ["unk_token"] = Piece(pieces.UnkId),
+            ["pad_token"] = Piece(pieces.PadId),
         };
-        if (t5) defaults["pad_token"] = "<pad>";
-        return new SentencePieceTextTokenizer(spm, addBos, addEos, AddedVocabularyBuilder.Roles(config, defaults), config);
+        return new SentencePieceTextTokenizer(spm, pieces, addBos, addEos, AddedVocabularyBuilder.Roles(config, defaults), config);
+    }
+
+    /// <summary>Protobuf bytes of ModelProto field 2 (trainer_spec) holding only field 41 (bos_id).</summary>
+    private static byte[] TrainerSpecWithBosId(int bosId)
+    {
+        var inner = new List<byte> { 41 << 3 & 0x7F | 0x80, 41 >> 4 };
+        for (uint v = (uint)bosId; ; v >>= 7)
+        {
+            if (v < 0x80) { inner.Add((byte)v); break; }
+            inner.Add((byte)(v | 0x80));
+        }
+        return [2 << 3 | 2, (byte)inner.Count, .. inner];
     }
 
     private static SentencePieceTokenizer Create(string file, byte[] bytes, bool addBos, bool addEos, IReadOnlyDictionary<string, int>? extra)
@@ -99,8 +123,20 @@ internal sealed class SentencePieceTextTokenizer : ITextTokenizer
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var kept = ids.Where(id => _reverse.ContainsKey(id) && !(skipSpecialTokens && SpecialTokenIds.Contains(id))).ToList();
-        return _spm.Decode(kept, considerSpecialTokens: !skipSpecialTokens);
+        // Runs of ordinary ids go through SentencePiece; special ids are written as their pieces (when kept), since
+        // Microsoft.ML.Tokenizers would name them by its own BOS/EOS notion.
+        var sb = new System.Text.StringBuilder();
+        var run = new List<int>();
+        foreach (int id in ids)
+        {
+            if (!_reverse.TryGetValue(id, out var piece)) continue;
+            if (!SpecialTokenIds.Contains(id)) { run.Add(id); continue; }
+            if (skipSpecialTokens) continue;
+            if (run.Count > 0) { sb.Append(_spm.Decode(run, considerSpecialTokens: false)); run.Clear(); }
+            sb.Append(piece);
+        }
+        if (run.Count > 0) sb.Append(_spm.Decode(run, considerSpecialTokens: false));
+        return sb.ToString();
     }
 
     public string? IdToToken(int id) => _reverse.GetValueOrDefault(id);

@@ -23,9 +23,21 @@ internal static class TokenizerTestData
                 doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
         }).ToList();
 
+    /// <summary>One temporary root per test run, deleted when the test process exits.</summary>
+    private static readonly Lazy<string> TempRoot = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "peftsharp-tok-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return root;
+    });
+
     public static string NewTempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "peftsharp-tok-" + Guid.NewGuid().ToString("N")[..12]);
+        string dir = Path.Combine(TempRoot.Value, Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
         return dir;
     }
