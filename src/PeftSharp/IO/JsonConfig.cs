@@ -82,6 +82,25 @@ public sealed class JsonConfig
             : throw new PeftException($"{Source}: \"{key}\"[{i}] must be a string")).ToList();
     }
 
+    public IReadOnlyList<int>? GetIntList(string key)
+    {
+        var node = Raw(key);
+        if (node == null) return null;
+        if (node is not JsonArray a) throw new PeftException($"{Source}: \"{key}\" must be a list of integers");
+        return a.Select((n, i) => n is JsonValue v && v.TryGetValue(out int x) ? x
+            : throw new PeftException($"{Source}: \"{key}\"[{i}] must be an integer")).ToList();
+    }
+
+    /// <summary>A string-keyed object of numbers, such as rank_pattern.</summary>
+    public IReadOnlyDictionary<string, double> GetNumberMap(string key)
+    {
+        var node = Raw(key);
+        if (node == null) return new Dictionary<string, double>();
+        if (node is not JsonObject o) throw new PeftException($"{Source}: \"{key}\" must be an object of numbers");
+        return o.ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue(out double d) ? d
+            : throw new PeftException($"{Source}: \"{key}\".\"{kv.Key}\" must be a number"));
+    }
+
     /// <summary>A rectangular list of integer lists, such as input_ids in inputs.json.</summary>
     public long[][]? GetIntMatrix(string key)
     {

@@ -31,8 +31,8 @@ public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
     /// <summary>Checkpoint keys that older exports carry and that this implementation does not need.</summary>
     public virtual IReadOnlyList<Regex> IgnorableCheckpointKeys => [];
 
-    /// <summary>The head that maps hidden states to outputs; "all-linear" adapter targeting leaves it alone.</summary>
-    public virtual string OutputHeadName => "lm_head";
+    /// <summary>The head that maps hidden states to outputs; "all-linear" adapter targeting leaves it alone. Null for a bare encoder.</summary>
+    public virtual string? OutputHeadName => "lm_head";
 
     /// <summary>The token embedding, for id validation, prompt methods and resizing.</summary>
     public abstract TorchSharp.Modules.Embedding InputEmbeddings { get; }

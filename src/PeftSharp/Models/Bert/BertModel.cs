@@ -59,7 +59,7 @@ public sealed class BertModel : PretrainedModel
     public BertConfig Bert { get; }
     public override string ArchitectureName => "BertModel";
     public override string BaseModelPrefix => "bert";
-    public override string OutputHeadName => "pooler";
+    public override string? OutputHeadName => null;
     public override int LayerCount => Bert.Layers;
     public override Embedding InputEmbeddings => embeddings.WordEmbeddings;
 

@@ -1,0 +1,200 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Tuners.Lora;
+
+/// <summary>
+/// A linear layer (nn.Linear or GPT-2's Conv1D) with LoRA adapters beside it:
+/// y = base(x) + B(A(dropout(x))) * scaling for each active adapter, or DoRA's magnitude-rescaled form.
+/// The original stays whole under base_layer, so unloading gives it back untouched; parameters are
+/// named as in PEFT while running (q_proj.base_layer.weight, q_proj.lora_A.default.weight).
+/// </summary>
+public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwardWithBase
+{
+    public const string BaseRow = "__base__";
+
+    private readonly nn.Module<Tensor, Tensor> base_layer;
+    private readonly AdapterDict<Linear> lora_A = new();
+    private readonly AdapterDict<Linear> lora_B = new();
+    private readonly AdapterDict<nn.Module<Tensor, Tensor>> lora_dropout = new();
+    private readonly AdapterDict<ParameterHolder> lora_magnitude_vector = new();
+    private readonly Dictionary<string, Settings> _settings = new(StringComparer.Ordinal);
+    private readonly List<(string Adapter, Tensor? DoraFactor)> _merged = [];
+    private readonly LinearBase _base;
+
+    private sealed record Settings(int Rank, double Alpha, double Scaling, double Dropout, bool Dora);
+
+    public LoraLayer(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoraLayer))
+    {
+        _base = LinearBase.TryCreate(baseLayer) ?? throw new PeftException($"LoRA cannot wrap a {baseLayer.GetType().Name}");
+        base_layer = baseLayer;
+        RegisterComponents();
+    }
+
+    public nn.Module BaseLayer => base_layer;
+    public LinearBase Base => _base;
+    public IEnumerable<string> AdapterNames => _settings.Keys;
+    public IReadOnlyList<string> ActiveAdapters { get; set; } = [];
+    public bool Disabled { get; set; }
+    public IReadOnlyList<string>? RowAdapters { get; set; }
+    public IReadOnlyList<string> MergedAdapters => _merged.Select(m => m.Adapter).ToList();
+
+    public double ScalingOf(string adapter) => _settings[adapter].Scaling;
+    public int RankOf(string adapter) => _settings[adapter].Rank;
+    public Linear A(string adapter) => lora_A[adapter];
+    public Linear B(string adapter) => lora_B[adapter];
+
+    /// <summary>Adds an adapter with freshly initialised weights (see <see cref="LoraInit"/>).</summary>
+    public void AddAdapter(string adapter, int rank, double alpha, LoraConfig config)
+    {
+        if (_settings.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists on this layer");
+        if (config.UseDora && config.LoraBias) throw new PeftException("DoRA with lora_bias is not supported");
+        var device = _base.Weight.device;
+        var dtype = _base.Weight.dtype;
+        var a = nn.Linear(_base.InFeatures, rank, hasBias: false, device: device, dtype: dtype);
+        var b = nn.Linear(rank, _base.OutFeatures, hasBias: config.LoraBias, device: device, dtype: dtype);
+        var scaling = config.Scaling(rank, alpha);
+        LoraInit.Apply(config.InitLoraWeights, a, b, _base, rank, scaling);
+        lora_A.Add(adapter, a);
+        lora_B.Add(adapter, b);
+        lora_dropout.Add(adapter, config.LoraDropout > 0 ? nn.Dropout(config.LoraDropout) : nn.Identity());
+        _settings[adapter] = new Settings(rank, alpha, scaling, config.LoraDropout, config.UseDora);
+        if (config.UseDora)
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            var norm = WeightNorm(_base.WeightOutIn(), b.weight.matmul(a.weight), scaling);
+            lora_magnitude_vector.Add(adapter, new ParameterHolder(norm.detach().clone().MoveToOuterDisposeScope()));
+        }
+    }
+
+    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
+    {
+        yield return ($"lora_A.{adapter}.weight", lora_A[adapter].weight);
+        yield return ($"lora_B.{adapter}.weight", lora_B[adapter].weight);
+        if (lora_B[adapter].bias is { } bias) yield return ($"lora_B.{adapter}.bias", bias);
+        if (lora_magnitude_vector.Contains(adapter)) yield return ($"lora_magnitude_vector.{adapter}.weight", lora_magnitude_vector[adapter].Weight);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (Disabled && _merged.Count > 0) Unmerge();
+        return ForwardWithBase(x, base_layer.forward(x));
+    }
+
+    public Tensor ForwardWithBase(Tensor x, Tensor result)
+    {
+        if (Disabled) return result;
+        if (RowAdapters != null) return MixedBatch(x, result, RowAdapters);
+        foreach (var adapter in ActiveAdapters)
+        {
+            if (!_settings.ContainsKey(adapter) || _merged.Any(m => m.Adapter == adapter)) continue;
+            result = result.add(Delta(adapter, x, result));
+        }
+        return result;
+    }
+
+    private Tensor Delta(string adapter, Tensor x, Tensor baseResult)
+    {
+        var s = _settings[adapter];
+        var a = lora_A[adapter];
+        var b = lora_B[adapter];
+        var xd = lora_dropout[adapter].forward(x);
+        var lora = b.forward(a.forward(xd));
+        if (!s.Dora) return lora.mul(s.Scaling);
+
+        // DoRA: rescale the base output and the LoRA update by magnitude / ||W + s B A|| (the norm is detached, as in PEFT).
+        var norm = WeightNorm(_base.WeightOutIn(), b.weight.matmul(a.weight).detach(), s.Scaling).detach();
+        var scale = lora_magnitude_vector[adapter].Weight.div(norm);
+        var baseNoBias = s.Dropout == 0 || !training
+            ? (_base.Bias is { } bias ? baseResult.sub(bias) : baseResult)
+            : _base.LinearNoBias(xd);
+        return scale.sub(1).mul(baseNoBias).add(scale.mul(lora).mul(s.Scaling));
+    }
+
+    private static Tensor WeightNorm(Tensor weight, Tensor loraWeight, double scaling) =>
+        linalg.norm(weight.add(loraWeight.mul(scaling)), dims: [1]);
+
+    private Tensor MixedBatch(Tensor x, Tensor result, IReadOnlyList<string> rows)
+    {
+        if (rows.Count != x.shape[0]) throw new PeftException($"{rows.Count} adapter names for a batch of {x.shape[0]} rows");
+        foreach (var adapter in rows.Distinct())
+        {
+            if (adapter == BaseRow || !_settings.ContainsKey(adapter)) continue;
+            if (_settings[adapter].Dora) throw new PeftException("per-row adapters are not supported with DoRA");
+            if (_merged.Count > 0) throw new PeftException("per-row adapters need unmerged adapters");
+            var index = tensor(Enumerable.Range(0, rows.Count).Where(i => rows[i] == adapter).Select(i => (long)i).ToArray(), device: x.device);
+            var delta = Delta(adapter, x.index_select(0, index), result.index_select(0, index));
+            result = result.index_add(0, index, delta, 1);
+        }
+        return result;
+    }
+
+    /// <summary>The adapter's contribution to the weight, [out, in]: s B A (PEFT's get_delta_weight).</summary>
+    public Tensor DeltaWeight(string adapter)
+    {
+        var s = _settings[adapter];
+        return lora_B[adapter].weight.matmul(lora_A[adapter].weight).mul(s.Scaling);
+    }
+
+    public void Merge(IEnumerable<string> adapters)
+    {
+        using var _ = no_grad();
+        foreach (var adapter in adapters)
+        {
+            if (!_settings.ContainsKey(adapter) || _merged.Any(m => m.Adapter == adapter)) continue;
+            using var scope = NewDisposeScope();
+            var delta = DeltaWeight(adapter);
+            Tensor? factor = null;
+            if (_settings[adapter].Dora)
+            {
+                var combined = _base.WeightOutIn().add(delta);
+                factor = lora_magnitude_vector[adapter].Weight.div(linalg.norm(combined, dims: [1])).MoveToOuterDisposeScope();
+                var merged = combined.mul(factor.view(-1, 1));
+                if (!merged.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
+                _base.SetWeight(merged);
+            }
+            else
+            {
+                if (!delta.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
+                _base.AddToWeight(delta);
+            }
+            if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.add_(loraBias.mul(_settings[adapter].Scaling));
+            _merged.Add((adapter, factor?.DetachFromDisposeScope()));
+        }
+    }
+
+    public void Unmerge()
+    {
+        using var _ = no_grad();
+        for (int i = _merged.Count - 1; i >= 0; i--)
+        {
+            var (adapter, factor) = _merged[i];
+            using var scope = NewDisposeScope();
+            var delta = DeltaWeight(adapter);
+            if (factor is not null)
+            {
+                _base.SetWeight(_base.WeightOutIn().div(factor.view(-1, 1)).sub(delta));
+                factor.Dispose();
+            }
+            else
+            {
+                _base.AddToWeight(delta.neg());
+            }
+            if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.sub_(loraBias.mul(_settings[adapter].Scaling));
+        }
+        _merged.Clear();
+    }
+
+    public void DeleteAdapter(string adapter)
+    {
+        if (_merged.Any(m => m.Adapter == adapter)) throw new PeftException($"adapter \"{adapter}\" is merged; unmerge it before deleting");
+        lora_A.Remove(adapter);
+        lora_B.Remove(adapter);
+        lora_dropout.Remove(adapter);
+        lora_magnitude_vector.Remove(adapter);
+        _settings.Remove(adapter);
+        ActiveAdapters = ActiveAdapters.Where(a => a != adapter).ToList();
+    }
+}

@@ -1,0 +1,286 @@
+using PeftSharp.IO;
+using PeftSharp.IO.Safetensors;
+using PeftSharp.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Tuners;
+
+/// <summary>
+/// A base model with one or more named adapters. The base is frozen; adapters are injected as wrapper
+/// layers in the model's own module tree (ours or any TorchSharp module), so the model's forward is
+/// unchanged code and the tree can always be restored. Saves and loads PEFT's exact files.
+/// </summary>
+public sealed class PeftModel
+{
+    public const string DefaultAdapter = "default";
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    private readonly Dictionary<string, PeftConfig> _configs = new(StringComparer.Ordinal);
+    private readonly List<ModuleTree.Replacement> _replacements = [];
+    private readonly Dictionary<Parameter, bool> _originalRequiresGrad = new(ReferenceEqualityComparer.Instance);
+    private readonly List<string> _warnings = [];
+
+    private PeftModel(nn.Module model)
+    {
+        Model = model;
+        foreach (var (_, p) in model.named_parameters()) _originalRequiresGrad[p] = p.requires_grad;
+    }
+
+    /// <summary>The model with adapters in it; call its forward as before.</summary>
+    public nn.Module Model { get; }
+    public IReadOnlyDictionary<string, PeftConfig> Configs => _configs;
+    public string ActiveAdapter { get; private set; } = DefaultAdapter;
+    /// <summary>Things worth telling the user (unknown config fields from a newer PEFT, ...).</summary>
+    public IReadOnlyList<string> Warnings => _warnings;
+
+    /// <summary>Freezes the base and adds a new, trainable adapter.</summary>
+    public static PeftModel Create(nn.Module model, PeftConfig config, string adapter = DefaultAdapter)
+    {
+        var peft = new PeftModel(model);
+        peft.AddAdapter(adapter, config);
+        peft.SetAdapter(adapter);
+        return peft;
+    }
+
+    /// <summary>Loads a saved adapter folder onto a base model.</summary>
+    public static PeftModel Load(nn.Module model, string adapterDir, string adapter = DefaultAdapter, bool trainable = false)
+    {
+        var peft = new PeftModel(model);
+        peft.LoadAdapter(adapterDir, adapter, trainable);
+        peft.SetAdapter(adapter, trainable);
+        return peft;
+    }
+
+    public IEnumerable<(string Path, IAdapterLayer Layer)> Layers =>
+        ModuleTree.NamedModules(Model).Where(m => m.Module is IAdapterLayer).Select(m => (m.Name, (IAdapterLayer)m.Module));
+
+    public void AddAdapter(string adapter, PeftConfig config)
+    {
+        if (_configs.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists");
+        if (config.TaskType == "SEQ_CLS" && config is Lora.LoraConfig lora)
+            lora.ModulesToSave = (lora.ModulesToSave ?? []).Union(["classifier", "score"]).ToList();
+        var tuner = TunerRegistry.For(config.PeftType);
+        if (Model is PretrainedModel pm) config.BaseModelNameOrPath ??= pm.Config.Raw.Source is var s && s.EndsWith("config.json", StringComparison.Ordinal) ? Path.GetDirectoryName(s) : null;
+        _replacements.AddRange(tuner.Inject(Model, adapter, config));
+        AddModulesToSave(adapter, tuner.ModulesToSave(config));
+        _configs[adapter] = config;
+        foreach (var key in config.UnknownFields.Select(kv => kv.Key))
+            _warnings.Add($"adapter \"{adapter}\": field \"{key}\" of adapter_config.json is unknown to PeftSharp (written by PEFT {config.WrittenByPeftVersion ?? "?"}); kept as is");
+        ApplyTrainability();
+    }
+
+    private void AddModulesToSave(string adapter, IReadOnlyList<string>? names)
+    {
+        if (names is null) return;
+        foreach (var (name, module) in ModuleTree.NamedModules(Model).ToList())
+        {
+            if (name.Length == 0 || !names.Any(n => name == n || name.EndsWith("." + n, StringComparison.Ordinal))) continue;
+            if (module is ModulesToSaveWrapper existing) { existing.AddAdapter(adapter); continue; }
+            if (module is IAdapterLayer || module is not nn.Module<Tensor, Tensor> m) continue;
+            if (ModuleTree.NamedModules(Model).Any(o => o.Module is ModulesToSaveWrapper w && ReferenceEquals(w.BaseLayer, module))) continue;
+            var wrapper = new ModulesToSaveWrapper(m, name);
+            wrapper.AddAdapter(adapter);
+            _replacements.Add(ModuleTree.Replace(Model, name, wrapper));
+        }
+    }
+
+    /// <summary>Makes one adapter the active one (and, if trainable, the one whose parameters train).</summary>
+    public void SetAdapter(string adapter, bool trainable = true)
+    {
+        if (!_configs.ContainsKey(adapter)) throw new PeftException($"no adapter \"{adapter}\" (have: {string.Join(", ", _configs.Keys)})");
+        ActiveAdapter = adapter;
+        foreach (var (_, layer) in Layers) layer.ActiveAdapters = layer.AdapterNames.Contains(adapter) ? [adapter] : [];
+        _trainable = trainable;
+        ApplyTrainability();
+    }
+
+    private bool _trainable = true;
+
+    /// <summary>Base frozen (except biases the config trains); only the active adapter's parameters train.</summary>
+    private void ApplyTrainability()
+    {
+        foreach (var (_, p) in Model.named_parameters()) p.requires_grad = false;
+        if (!_trainable || !_configs.TryGetValue(ActiveAdapter, out var config)) return;
+        foreach (var (_, layer) in Layers)
+            if (layer.AdapterNames.Contains(ActiveAdapter))
+                foreach (var (_, p) in layer.AdapterParameters(ActiveAdapter)) p.requires_grad = true;
+        foreach (var (_, p) in BiasParameters(TunerRegistry.For(config.PeftType).BiasMode(config))) p.requires_grad = true;
+    }
+
+    private IEnumerable<(string Name, Parameter Parameter)> BiasParameters(string mode) => mode switch
+    {
+        "all" => Model.named_parameters().Where(p => p.name.EndsWith(".bias", StringComparison.Ordinal)
+            && !p.name.Contains(".lora_", StringComparison.Ordinal) && !p.name.Contains(".modules_to_save.", StringComparison.Ordinal)),
+        "lora_only" => Layers.Where(l => l.Layer is Lora.LoraLayer).SelectMany(l => ((Lora.LoraLayer)l.Layer).Base.Bias is { } b
+            ? new[] { ((l.Path.Length == 0 ? "" : l.Path + ".") + "base_layer.bias", b) } : []),
+        _ => [],
+    };
+
+    /// <summary>Within the returned scope the model computes as the base alone.</summary>
+    public IDisposable DisableAdapters()
+    {
+        var layers = Layers.Select(l => l.Layer).ToList();
+        foreach (var l in layers) l.Disabled = true;
+        return new Scope(() => { foreach (var l in layers) l.Disabled = false; });
+    }
+
+    public void DeleteAdapter(string adapter)
+    {
+        if (!_configs.Remove(adapter)) throw new PeftException($"no adapter \"{adapter}\"");
+        foreach (var (_, layer) in Layers) if (layer.AdapterNames.Contains(adapter)) layer.DeleteAdapter(adapter);
+        if (ActiveAdapter == adapter && _configs.Count > 0) SetAdapter(_configs.Keys.First(), _trainable);
+    }
+
+    public TrainableReport TrainableParameters()
+    {
+        var ps = Model.parameters().ToList();
+        return new TrainableReport(ps.Where(p => p.requires_grad).Sum(p => p.numel()), ps.Sum(p => p.numel()));
+    }
+
+    /// <summary>Parameters the optimizer should update, by their full names.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> TrainableNamedParameters() =>
+        Model.named_parameters().Where(p => p.parameter.requires_grad);
+
+    /// <summary>Merges adapters (the active one by default) into the base weights; outputs stay the same.</summary>
+    public void MergeAdapter(params string[] adapters)
+    {
+        var names = adapters.Length == 0 ? [ActiveAdapter] : adapters;
+        foreach (var (_, layer) in Layers) layer.Merge(names.Where(layer.AdapterNames.Contains));
+    }
+
+    public void UnmergeAdapter()
+    {
+        foreach (var (_, layer) in Layers) layer.Unmerge();
+    }
+
+    /// <summary>The base model with the active adapter merged in and every wrapper removed.</summary>
+    public nn.Module MergeAndUnload()
+    {
+        MergeAdapter();
+        return Restore(keepTrainedCopies: true);
+    }
+
+    /// <summary>The original model back, wrappers removed and weights as they were (when nothing was merged).</summary>
+    public nn.Module Unload()
+    {
+        UnmergeAdapter();
+        return Restore(keepTrainedCopies: false);
+    }
+
+    private nn.Module Restore(bool keepTrainedCopies)
+    {
+        for (int i = _replacements.Count - 1; i >= 0; i--)
+        {
+            var r = _replacements[i];
+            nn.Module? with = keepTrainedCopies && r.Module is ModulesToSaveWrapper w && w.AdapterNames.Contains(ActiveAdapter) ? w.Copy(ActiveAdapter) : null;
+            r.Restore(with);
+        }
+        _replacements.Clear();
+        _configs.Clear();
+        foreach (var (p, requiresGrad) in _originalRequiresGrad) p.requires_grad = requiresGrad;
+        return Model;
+    }
+
+    /// <summary>A forward pass of one of our models where each batch row names its adapter ("__base__" for none).</summary>
+    public ModelOutput Forward(ModelInputs inputs, IReadOnlyList<string>? rowAdapters = null)
+    {
+        if (Model is not PretrainedModel model) throw new PeftException("Forward needs a PeftSharp model; call the module's own forward otherwise");
+        var layers = Layers.Select(l => l.Layer).ToList();
+        foreach (var l in layers) l.RowAdapters = rowAdapters;
+        try { return model.forward(inputs); }
+        finally { foreach (var l in layers) l.RowAdapters = null; }
+    }
+
+    /// <summary>The adapter's tensors under PEFT's saved names.</summary>
+    public Dictionary<string, Tensor> AdapterStateDict(string adapter)
+    {
+        var config = _configs[adapter];
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (path, layer) in Layers)
+            if (layer.AdapterNames.Contains(adapter))
+                foreach (var (name, p) in layer.AdapterParameters(adapter))
+                    result[AdapterKeys.ToSaved(path, name, adapter)] = p;
+        foreach (var (name, p) in BiasParameters(TunerRegistry.For(config.PeftType).BiasMode(config)))
+            result[AdapterKeys.Prefix + name] = p;
+        return result;
+    }
+
+    /// <summary>Writes every adapter: "default" into dir, others into dir/&lt;name&gt;, each as adapter_config.json + adapter_model.safetensors.</summary>
+    public void Save(string dir, IEnumerable<string>? adapters = null)
+    {
+        foreach (var adapter in adapters ?? _configs.Keys)
+        {
+            var target = adapter == DefaultAdapter ? dir : Path.Combine(dir, adapter);
+            Directory.CreateDirectory(target);
+            using var scope = NewDisposeScope();
+            var tensors = AdapterStateDict(adapter).Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu().contiguous()));
+            SafetensorsWriter.Write(Path.Combine(target, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            AtomicFile.WriteAllText(Path.Combine(target, ConfigFile), _configs[adapter].ToJson());
+        }
+    }
+
+    /// <summary>Adds an adapter from a folder. Every key and shape is checked before any value is copied.</summary>
+    public void LoadAdapter(string dir, string adapter, bool trainable = false)
+    {
+        if (!Directory.Exists(dir)) throw new PeftException($"{dir}: adapter folder not found");
+        var configPath = Path.Combine(dir, ConfigFile);
+        if (!File.Exists(configPath)) throw new PeftException($"{dir}: not an adapter folder (no {ConfigFile})");
+        var weightsPath = Path.Combine(dir, WeightsFile);
+        if (!File.Exists(weightsPath))
+        {
+            if (File.Exists(Path.Combine(dir, "adapter_model.bin")))
+                throw new PeftException($"{dir}: adapter_model.bin is a pickle file, which can run code when loaded; PeftSharp only loads {WeightsFile} (save with safe_serialization=True)");
+            throw new PeftException($"{dir}: {WeightsFile} not found");
+        }
+        var config = TunerRegistry.ReadConfig(configPath);
+        var tuner = TunerRegistry.For(config.PeftType);
+        using var file = SafetensorsFile.Open(weightsPath);
+
+        AddAdapter(adapter, tuner.ForLoading(config));
+        _configs[adapter] = config;
+        try
+        {
+            var expected = AdapterStateDict(adapter);
+            var problems = new List<string>();
+            foreach (var (key, target) in expected)
+            {
+                if (!file.TryGetEntry(key, out var entry)) { problems.Add($"missing {key} (module {ModuleOf(key)}, shape [{string.Join(", ", target.shape)}])"); continue; }
+                if (!entry.Shape.SequenceEqual(target.shape))
+                    problems.Add($"{ModuleOf(key)}: {key} has shape [{string.Join(", ", entry.Shape)}] in the file but [{string.Join(", ", target.shape)}] in the model");
+            }
+            foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
+                problems.Add($"unexpected {key}: no such adapter tensor in the model");
+            if (problems.Count > 0)
+                throw new PeftException($"{weightsPath}: adapter does not fit the model: {string.Join("; ", problems.Take(10))}{(problems.Count > 10 ? $"; ... ({problems.Count - 10} more)" : "")}");
+            using (no_grad())
+                foreach (var (key, target) in expected)
+                {
+                    using var scope = NewDisposeScope();
+                    target.copy_(file.Load(key, target.device, target.dtype));
+                }
+        }
+        catch
+        {
+            if (_configs.Count == 1) Restore(keepTrainedCopies: false); // nothing else here: give the model back untouched
+            else DeleteAdapter(adapter);
+            throw;
+        }
+        _trainable = trainable;
+        ApplyTrainability();
+    }
+
+    private static string ModuleOf(string key)
+    {
+        var path = key.StartsWith(AdapterKeys.Prefix, StringComparison.Ordinal) ? key[AdapterKeys.Prefix.Length..] : key;
+        int cut = path.IndexOf(".lora_", StringComparison.Ordinal);
+        return cut > 0 ? path[..cut] : path;
+    }
+
+    private sealed class Scope(Action onDispose) : IDisposable
+    {
+        public void Dispose() => onDispose();
+    }
+}
