@@ -51,13 +51,17 @@ public sealed class JsonConfig
     public JsonNode? Raw(string key) => Root.TryGetPropertyValue(key, out var v) ? v : null;
 
     public int GetInt(string key) => GetInt(key, null) ?? throw Missing(key);
-    public int? GetInt(string key, int? fallback) => Read(key, fallback, v => v.TryGetValue(out int i) ? i
-        : v.TryGetValue(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue ? (int)d : null, "an integer");
+    public int? GetInt(string key, int? fallback) => Read(key, fallback, v => Number(v) is { } d && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue ? (int)d : null, "an integer");
 
-    public long? GetLong(string key, long? fallback) => Read(key, fallback, v => v.TryGetValue(out long i) ? i : null, "an integer");
+    public long? GetLong(string key, long? fallback) => Read(key, fallback, v => v.TryGetValue(out long i) ? i
+        : Number(v) is { } d && d == Math.Floor(d) && Math.Abs(d) < 9e15 ? (long)d : null, "an integer");
 
     public double GetDouble(string key) => GetDouble(key, null) ?? throw Missing(key);
-    public double? GetDouble(string key, double? fallback) => Read(key, fallback, v => v.TryGetValue(out double d) ? d : null, "a number");
+    public double? GetDouble(string key, double? fallback) => Read(key, fallback, Number, "a number");
+
+    /// <summary>A JSON number as a double, whether the node was parsed from text or built in code.</summary>
+    public static double? Number(JsonValue v) => v.GetValueKind() == JsonValueKind.Number
+        ? double.Parse(v.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture) : null;
 
     public bool GetBool(string key, bool fallback) => Read<bool?>(key, fallback, v => v.TryGetValue(out bool b) ? b : null, "true or false") ?? fallback;
 
@@ -87,7 +91,7 @@ public sealed class JsonConfig
         var node = Raw(key);
         if (node == null) return null;
         if (node is not JsonArray a) throw new PeftException($"{Source}: \"{key}\" must be a list of integers");
-        return a.Select((n, i) => n is JsonValue v && v.TryGetValue(out int x) ? x
+        return a.Select((n, i) => n is JsonValue v && Number(v) is { } x && x == Math.Floor(x) && Math.Abs(x) <= int.MaxValue ? (int)x
             : throw new PeftException($"{Source}: \"{key}\"[{i}] must be an integer")).ToList();
     }
 
@@ -97,7 +101,7 @@ public sealed class JsonConfig
         var node = Raw(key);
         if (node == null) return new Dictionary<string, double>();
         if (node is not JsonObject o) throw new PeftException($"{Source}: \"{key}\" must be an object of numbers");
-        return o.ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue(out double d) ? d
+        return o.ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && Number(v) is { } d ? d
             : throw new PeftException($"{Source}: \"{key}\".\"{kv.Key}\" must be a number"));
     }
 
@@ -111,7 +115,7 @@ public sealed class JsonConfig
         for (int r = 0; r < rows.Count; r++)
         {
             if (rows[r] is not JsonArray row) throw new PeftException($"{Source}: \"{key}\"[{r}] must be a list of integers");
-            result[r] = row.Select((n, c) => n is JsonValue v && v.TryGetValue(out long x) ? x
+            result[r] = row.Select((n, c) => n is JsonValue v && Number(v) is { } x && x == Math.Floor(x) && Math.Abs(x) < 9e15 ? (long)x
                 : throw new PeftException($"{Source}: \"{key}\"[{r}][{c}] must be an integer")).ToArray();
             if (result[r].Length != result[0].Length)
                 throw new PeftException($"{Source}: \"{key}\" rows have different lengths ({result[0].Length} and {result[r].Length} in row {r})");
