@@ -14,6 +14,7 @@ public static class Program
         var root = new RootCommand("PeftSharp: parameter-efficient fine-tuning of Hugging Face transformers on .NET.");
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ForwardCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         return root;
     }

@@ -26,9 +26,9 @@ public static class ForwardCommand
 
     private static int Run(string modelDir, string[] adapters, bool merge, string inputsPath, string outPath, string? deviceName, string? dtypeName)
     {
-        if (adapters.Length > 0 || merge) throw new PeftException("--adapter and --merge are not available yet: adapters arrive with LoRA support");
         var device = Devices.Parse(deviceName);
         using var model = AutoModel.FromPretrained(modelDir, device, Devices.ParseDType(dtypeName));
+        AdapterLoading.Load(model, adapters, merge);
         using var scope = NewDisposeScope();
         var inputs = ModelInputsFile.Load(inputsPath, model.InputEmbeddings.weight!.shape[0], device);
         ModelOutput output;

@@ -20,9 +20,10 @@ public static class InspectCommand
 
     private static int Run(string modelDir, string[] adapters, int depth)
     {
-        if (adapters.Length > 0) throw new PeftException("--adapter is not available yet: adapters arrive with LoRA support");
+        var console = Terminal.Out();
         using var model = AutoModel.FromPretrained(modelDir);
-        var parameters = model.named_parameters().ToList();
+        var peft = AdapterLoading.Load(model, adapters, merge: false);
+        var parameters = model.named_parameters().Where(p => !p.name.Contains(".lora_") && !p.name.Contains(".modules_to_save.")).ToList();
         long total = parameters.Sum(p => p.parameter.numel());
         var dtypes = parameters.Select(p => p.parameter.dtype.ToString()).Distinct();
 
@@ -31,13 +32,23 @@ public static class InspectCommand
         grid.AddRow("[bold]parameters[/]", $"{total:N0}");
         grid.AddRow("[bold]dtype[/]", string.Join(", ", dtypes));
         grid.AddRow("[bold]folder[/]", Markup.Escape(Path.GetFullPath(modelDir)));
-        AnsiConsole.Write(grid);
+        console.Write(grid);
+        if (peft != null)
+        {
+            foreach (var (name, config) in peft.Configs)
+            {
+                console.Write(new Rule(Markup.Escape($"adapter \"{name}\" ({config.PeftType})")).LeftJustified());
+                Console.WriteLine(config.ToJson());
+            }
+            peft.SetAdapter(PeftSharp.Tuners.PeftModel.DefaultAdapter, trainable: true);
+            Console.WriteLine(peft.TrainableParameters().ToString());
+        }
 
         if (depth > 0)
         {
             var tree = new Tree(Markup.Escape(model.ArchitectureName));
             AddChildren(tree.AddNode, model, depth);
-            AnsiConsole.Write(tree);
+            console.Write(tree);
         }
         return 0;
     }

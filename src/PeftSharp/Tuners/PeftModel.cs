@@ -99,6 +99,16 @@ public sealed class PeftModel
 
     private bool _trainable = true;
 
+    /// <summary>Applies several adapters at once (their updates add up); for inference.</summary>
+    public void SetActiveAdapters(IReadOnlyList<string> adapters)
+    {
+        foreach (var a in adapters) if (!_configs.ContainsKey(a)) throw new PeftException($"no adapter \"{a}\"");
+        ActiveAdapter = adapters[0];
+        foreach (var (_, layer) in Layers) layer.ActiveAdapters = adapters.Where(layer.AdapterNames.Contains).ToList();
+        _trainable = false;
+        ApplyTrainability();
+    }
+
     /// <summary>Base frozen (except biases the config trains); only the active adapter's parameters train.</summary>
     private void ApplyTrainability()
     {
@@ -156,10 +166,10 @@ public sealed class PeftModel
         foreach (var (_, layer) in Layers) layer.Unmerge();
     }
 
-    /// <summary>The base model with the active adapter merged in and every wrapper removed.</summary>
-    public nn.Module MergeAndUnload()
+    /// <summary>The base model with adapters (the active one by default) merged in and every wrapper removed.</summary>
+    public nn.Module MergeAndUnload(params string[] adapters)
     {
-        MergeAdapter();
+        MergeAdapter(adapters);
         return Restore(keepTrainedCopies: true);
     }
 

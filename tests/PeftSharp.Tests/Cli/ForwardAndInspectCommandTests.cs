@@ -45,7 +45,9 @@ public class ForwardAndInspectCommandTests : IDisposable
         { ["inspect", "--model", "/nonexistent/model"], "folder not found" },
         { ["inspect", "--model", "."], "no config.json" },
         { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", "/nonexistent.json", "--out", "/tmp/x.safetensors"], "file not found" },
-        { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", Fixtures.Inputs("gpt2"), "--out", "/tmp/x.safetensors", "--adapter", "x"], "not available yet" },
+        { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", Fixtures.Inputs("gpt2"), "--out", "/tmp/x.safetensors", "--adapter", "/nonexistent"], "adapter folder not found" },
+        { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", Fixtures.Inputs("gpt2"), "--out", "/tmp/x.safetensors", "--merge"], "--merge needs" },
+        { ["merge", "--model", Fixtures.Model("gpt2"), "--adapter", Path.Combine(Fixtures.Model("llama"), "adapters", "lora"), "--out", "/tmp/never"], "match no module" },
     };
 
     [Theory]

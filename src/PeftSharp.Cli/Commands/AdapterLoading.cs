@@ -1,0 +1,25 @@
+using PeftSharp.Models;
+using PeftSharp.Tuners;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary>--adapter folders onto a model, shared by the commands that take them; warnings go to stderr.</summary>
+public static class AdapterLoading
+{
+    /// <summary>Loads each folder as an adapter (the first named "default"), all active; null when there are none.</summary>
+    public static PeftModel? Load(PretrainedModel model, IReadOnlyList<string> folders, bool merge)
+    {
+        if (folders.Count == 0)
+        {
+            if (merge) throw new PeftException("--merge needs at least one --adapter");
+            return null;
+        }
+        var names = folders.Select((_, i) => i == 0 ? PeftModel.DefaultAdapter : $"adapter{i}").ToList();
+        var peft = PeftModel.Load(model, folders[0], names[0]);
+        for (int i = 1; i < folders.Count; i++) peft.LoadAdapter(folders[i], names[i]);
+        peft.SetActiveAdapters(names);
+        foreach (var w in peft.Warnings) Console.Error.WriteLine($"peft: warning: {w}");
+        if (merge) peft.MergeAdapter([.. names]);
+        return peft;
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PeftSharp.IO;
+using PeftSharp.IO.Safetensors;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models;
+
+/// <summary>
+/// Writes a model as an ordinary Hugging Face folder (config.json, model.safetensors, and the tokenizer
+/// and generation files of the folder it came from), so a merged model loads anywhere without PeftSharp.
+/// The folder is built under a temporary name and renamed into place.
+/// </summary>
+public static class ModelSaver
+{
+    private static readonly string[] CopiedFiles =
+    [
+        "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+        "vocab.json", "merges.txt", "tokenizer.model", "spiece.model", "added_tokens.json",
+    ];
+
+    public static void Save(PretrainedModel model, string outDir, string? sourceDir = null)
+    {
+        var full = Path.GetFullPath(outDir);
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+            throw new PeftException($"{outDir}: folder exists and is not empty");
+        var parent = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var names = model.named_parameters().Select(p => p.name).ToHashSet();
+            var config = (JsonObject)model.Config.Raw.Root.DeepClone();
+            // A head that was tied but now has its own trained weights must be saved untied.
+            if (model.TiedParameters.Keys.Any(names.Contains)) config["tie_word_embeddings"] = false;
+            config["architectures"] = new JsonArray(model.ArchitectureName);
+            File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            using (var scope = NewDisposeScope())
+            {
+                var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().cpu().contiguous()))
+                    .Concat(model.named_buffers().Where(b => !names.Contains(b.name)).Select(b => new KeyValuePair<string, Tensor>(b.name, b.buffer.detach().cpu().contiguous())));
+                SafetensorsWriter.Write(Path.Combine(temp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            }
+            if (sourceDir != null)
+                foreach (var file in CopiedFiles.Where(f => File.Exists(Path.Combine(sourceDir, f))))
+                    File.Copy(Path.Combine(sourceDir, file), Path.Combine(temp, file));
+            if (Directory.Exists(full)) Directory.Delete(full);
+            Directory.Move(temp, full);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+    }
+}
