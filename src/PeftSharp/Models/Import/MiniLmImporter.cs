@@ -70,7 +70,7 @@ public static class MiniLmImporter
         converted by PeftSharp (`peft import minilm`): named initializers copied, the anonymous MatMul weights named after
         the bias they are added to and transposed to transformers' [out, in] layout. Nothing was retrained.
 
-        Licence: the model is Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2, from microsoft/MiniLM-L12-H384-uncased);
+        Licence: the model is Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2, fine-tuned from nreimers/MiniLM-L6-H384-uncased);
         the NuGet package it came from is MIT.
         """ + "\n";
 }
