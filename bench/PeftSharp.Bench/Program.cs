@@ -11,6 +11,7 @@ public static class Program
     private static readonly Dictionary<string, Func<string[], int>> Benchmarks = new()
     {
         ["forward"] = ForwardBenchmark.Run,
+        ["lora-overhead"] = LoraOverheadBenchmark.Run,
     };
 
     public static int Main(string[] args)
