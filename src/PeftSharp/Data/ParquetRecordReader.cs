@@ -62,8 +62,11 @@ internal static class ParquetRecordReader
         }
     }
 
+    /// <summary>Parquet.Net 6 reports UTF-8 string columns as ReadOnlyMemory&lt;char&gt;; older files and writers as string.</summary>
+    private static bool IsString(Type t) => t == typeof(string) || t == typeof(ReadOnlyMemory<char>);
+
     private static bool IsSupported(Type t) =>
-        t == typeof(string) || t == typeof(bool) || t == typeof(float) || t == typeof(double) || IsInteger(t);
+        IsString(t) || t == typeof(bool) || t == typeof(float) || t == typeof(double) || IsInteger(t);
 
     private static bool IsInteger(Type t) =>
         t == typeof(long) || t == typeof(int) || t == typeof(short) || t == typeof(sbyte)
@@ -72,7 +75,7 @@ internal static class ParquetRecordReader
     private static async Task<JsonNode?[]> ReadColumn(ParquetRowGroupReader group, DataField field, int count)
     {
         var t = field.ClrType;
-        if (t == typeof(string))
+        if (IsString(t))
         {
             var strings = new string?[count];
             await group.ReadAsync(field, strings.AsMemory(), null);
