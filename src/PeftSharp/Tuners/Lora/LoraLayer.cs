@@ -90,9 +90,21 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         foreach (var adapter in ActiveAdapters)
         {
             if (!_settings.ContainsKey(adapter) || _merged.Any(m => m.Adapter == adapter)) continue;
-            result = result.add(Delta(adapter, x, result));
+            var s = _settings[adapter];
+            result = !s.Dora && s.Dropout == 0 && lora_B[adapter].bias is null
+                ? AddPlain(adapter, x, result, s.Scaling)
+                : result.add(Delta(adapter, x, result));
         }
         return result;
+    }
+
+    /// <summary>result + s (x A^T) B^T with the second product, scaling and sum in one addmm: the common case, kept fast.</summary>
+    private Tensor AddPlain(string adapter, Tensor x, Tensor result, double scaling)
+    {
+        var a = lora_A[adapter].weight;
+        var b = lora_B[adapter].weight;
+        var h = x.reshape(-1, x.shape[^1]).matmul(a.t());
+        return addmm(result.reshape(-1, result.shape[^1]), h, b.t(), beta: 1, alpha: (float)scaling).view(result.shape);
     }
 
     private Tensor Delta(string adapter, Tensor x, Tensor baseResult)
