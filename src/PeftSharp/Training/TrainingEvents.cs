@@ -1,0 +1,29 @@
+namespace PeftSharp.Training;
+
+/// <summary>One optimizer step, as logged to metrics.jsonl and shown in the progress bar.</summary>
+public sealed record StepRecord(int Step, int Epoch, double Loss, double LearningRate, double? GradNorm, long Tokens,
+    double TokensPerSecond, double ElapsedSeconds);
+
+/// <summary>One evaluation on validation data (metric name to value, e.g. loss, accuracy, f1, perplexity).</summary>
+public sealed record EvalRecord(int Step, int Epoch, IReadOnlyDictionary<string, double> Metrics, double ElapsedSeconds);
+
+/// <summary>What a finished (or stopped) run produced, for the report and the CLI's last lines.</summary>
+public sealed record TrainingSummary
+{
+    public required string OutputDir { get; init; }
+    public required string AdapterDir { get; init; }
+    public string? BestCheckpoint { get; init; }
+    public required int Steps { get; init; }
+    public required double TrainSeconds { get; init; }
+    public required long TrainableParameters { get; init; }
+    public required long AllParameters { get; init; }
+    public double PeakRssGiB { get; init; }
+    /// <summary>Validation metrics before training (the starting adapter or the frozen model).</summary>
+    public IReadOnlyDictionary<string, double>? Before { get; init; }
+    public IReadOnlyDictionary<string, double>? After { get; init; }
+    /// <summary>Extra rows for the report: e.g. "frozen baseline", "full fine-tuning".</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Baselines { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
+    public string StopReason { get; init; } = "finished";
+    public IReadOnlyList<StepRecord> StepLog { get; init; } = [];
+    public IReadOnlyList<EvalRecord> Evaluations { get; init; } = [];
+}
