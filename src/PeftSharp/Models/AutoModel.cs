@@ -35,6 +35,47 @@ public static class AutoModel
         }
     }
 
+    /// <summary>
+    /// A sequence classifier from any BERT-family folder: a bare encoder (MiniLM) gets a new, randomly
+    /// initialised classifier with numLabels outputs; a folder that already has a matching head keeps it.
+    /// pooling: "cls" (BERT's pooler, as transformers) or "mean" (mean of the token states).
+    /// </summary>
+    public static PretrainedModel ForSequenceClassification(string modelDir, int numLabels, string pooling = "cls", Device? device = null,
+        ScalarType dtype = ScalarType.Float32, Action<string>? log = null)
+    {
+        var config = LoadConfig(modelDir);
+        var type = config.GetString("model_type", null);
+        if (type != "bert") throw new PeftException($"{modelDir}: sequence classification is available for BERT-family models (model_type bert), not \"{type}\"");
+        if (pooling is not ("cls" or "mean")) throw new PeftException($"pooling must be cls or mean, not \"{pooling}\"");
+        var root = (System.Text.Json.Nodes.JsonObject)config.Root.DeepClone();
+        int existing = config.GetInt("num_labels", null) ?? config.GetObject("id2label")?.Root.Count ?? 0;
+        bool hadHead = (config.GetStringList("architectures") ?? []).Contains("BertForSequenceClassification") && existing == numLabels;
+        root["architectures"] = new System.Text.Json.Nodes.JsonArray("BertForSequenceClassification");
+        root["num_labels"] = numLabels;
+        root.Remove("id2label");
+        root.Remove("label2id");
+        root[Bert.BertConfig.PoolingKey] = pooling;
+        var model = ModelRegistry.Create(new JsonConfig(root, config.Source));
+        try
+        {
+            using (no_grad())
+                foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
+                    if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
+            using var checkpoint = CheckpointReader.OpenFolder(modelDir);
+            WeightLoader.Load(model, checkpoint, modelDir, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal));
+            if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            if (device != null && device.type != DeviceType.CPU) model.to(device);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The parsed config.json of a model folder, with errors that say what is wrong with the folder.</summary>
     public static JsonConfig LoadConfig(string modelDir)
     {

@@ -12,7 +12,8 @@ namespace PeftSharp.Models;
 public static class WeightLoader
 {
     /// <summary>Loads all weights; returns the checkpoint keys that were present but unused.</summary>
-    public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source)
+    /// <param name="newModules">Parameters the checkpoint may lack because they belong to a newly added head; they keep their initialisation.</param>
+    public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source, Func<string, bool>? newModules = null)
     {
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, p) in model.named_parameters()) targets[name] = p;
@@ -38,11 +39,17 @@ public static class WeightLoader
         }
 
         var missing = new List<string>();
+        var fresh = new HashSet<string>(StringComparer.Ordinal);
         var mismatched = new List<string>();
         foreach (var (name, target) in targets)
         {
             var key = KeyFor(name);
-            if (!keys.Contains(key)) { missing.Add(key); continue; }
+            if (!keys.Contains(key))
+            {
+                if (newModules?.Invoke(name) == true) { fresh.Add(name); continue; }
+                missing.Add(key);
+                continue;
+            }
             var shape = checkpoint.GetEntry(key).Shape;
             if (!shape.SequenceEqual(target.shape))
                 mismatched.Add($"{key}: checkpoint [{string.Join(", ", shape)}] vs model [{string.Join(", ", target.shape)}]");
@@ -57,7 +64,7 @@ public static class WeightLoader
 
         using (no_grad())
         {
-            foreach (var (name, target) in targets)
+            foreach (var (name, target) in targets.Where(t => !fresh.Contains(t.Key)))
             {
                 using var scope = NewDisposeScope();
                 var loaded = checkpoint.Load(KeyFor(name), target.device, target.dtype);

@@ -253,24 +253,7 @@ public sealed class PeftModel
         _configs[adapter] = config;
         try
         {
-            var expected = AdapterStateDict(adapter);
-            var problems = new List<string>();
-            foreach (var (key, target) in expected)
-            {
-                if (!file.TryGetEntry(key, out var entry)) { problems.Add($"missing {key} (module {ModuleOf(key)}, shape [{string.Join(", ", target.shape)}])"); continue; }
-                if (!entry.Shape.SequenceEqual(target.shape))
-                    problems.Add($"{ModuleOf(key)}: {key} has shape [{string.Join(", ", entry.Shape)}] in the file but [{string.Join(", ", target.shape)}] in the model");
-            }
-            foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
-                problems.Add($"unexpected {key}: no such adapter tensor in the model");
-            if (problems.Count > 0)
-                throw new PeftException($"{weightsPath}: adapter does not fit the model: {string.Join("; ", problems.Take(10))}{(problems.Count > 10 ? $"; ... ({problems.Count - 10} more)" : "")}");
-            using (no_grad())
-                foreach (var (key, target) in expected)
-                {
-                    using var scope = NewDisposeScope();
-                    target.copy_(file.Load(key, target.device, target.dtype));
-                }
+            LoadAdapterWeights(file, adapter);
         }
         catch
         {
@@ -280,6 +263,32 @@ public sealed class PeftModel
         }
         _trainable = trainable;
         ApplyTrainability();
+    }
+
+    /// <summary>
+    /// Overwrites an existing adapter's tensors with a saved file's (resuming a checkpoint, picking the best one).
+    /// Every key and shape is checked before any value is copied.
+    /// </summary>
+    public void LoadAdapterWeights(ITensorSource file, string adapter)
+    {
+        var expected = AdapterStateDict(adapter);
+        var problems = new List<string>();
+        foreach (var (key, target) in expected)
+        {
+            if (!file.TryGetEntry(key, out var entry)) { problems.Add($"missing {key} (module {ModuleOf(key)}, shape [{string.Join(", ", target.shape)}])"); continue; }
+            if (!entry.Shape.SequenceEqual(target.shape))
+                problems.Add($"{ModuleOf(key)}: {key} has shape [{string.Join(", ", entry.Shape)}] in the file but [{string.Join(", ", target.shape)}] in the model");
+        }
+        foreach (var key in file.Keys.Where(k => !expected.ContainsKey(k)))
+            problems.Add($"unexpected {key}: no such adapter tensor in the model");
+        if (problems.Count > 0)
+            throw new PeftException($"{file}: adapter does not fit the model: {string.Join("; ", problems.Take(10))}{(problems.Count > 10 ? $"; ... ({problems.Count - 10} more)" : "")}");
+        using (no_grad())
+            foreach (var (key, target) in expected)
+            {
+                using var scope = NewDisposeScope();
+                target.copy_(file.Load(key, target.device, target.dtype));
+            }
     }
 
     private static string ModuleOf(string key)

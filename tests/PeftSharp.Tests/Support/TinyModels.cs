@@ -29,13 +29,15 @@ public static class TinyModels
           "intermediate_size": 64, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0 }
         """, edit);
 
-    public static PretrainedModel Create(string json, long seed = 1)
+    /// <param name="perturb">Draw every parameter from N(0, 0.2) (norm scales and biases too), so that outputs
+    /// depend on all of them; false keeps TorchSharp's default initialisation, a model that trains normally.</param>
+    public static PretrainedModel Create(string json, long seed = 1, bool perturb = true)
     {
         manual_seed(seed);
         var model = ModelRegistry.Create(JsonConfig.Parse(json, "test config"));
         using (no_grad())
             foreach (var (_, p) in model.named_parameters())
-                p.normal_(0, 0.2);
+                if (perturb) p.normal_(0, 0.2);
         model.eval();
         return model;
     }

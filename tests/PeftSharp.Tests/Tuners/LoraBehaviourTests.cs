@@ -208,13 +208,12 @@ public class LoraBehaviourTests
     {
         using var model = TinyModels.Create(TinyModels.Llama());
         var peft = PeftModel.Create(model, Config());
-        var groups = LoraPlus.Split(peft);
-        Assert.All(groups.A, p => Assert.Contains("lora_A", p.Name));
-        Assert.All(groups.B, p => Assert.Contains("lora_B", p.Name));
-        Assert.Equal(4, groups.B.Count);
-        using var optimizer = LoraPlus.CreateAdamW(peft, 1e-3, 16);
-        var lrs = optimizer.ParamGroups.Select(g => g.LearningRate).ToList();
-        Assert.Equal([1e-3, 16e-3], lrs);
+        var groups = LoraPlus.Groups(peft, 1e-3, 16);
+        Assert.Equal(["lora_A", "lora_B"], groups.Select(g => g.Name));
+        Assert.All(groups[0].Parameters, p => Assert.Contains("lora_A", p.Name));
+        Assert.All(groups[1].Parameters, p => Assert.Contains("lora_B", p.Name));
+        Assert.Equal(4, groups[1].Parameters.Count);
+        Assert.Equal([1e-3, 16e-3], groups.Select(g => g.BaseLearningRate));
     }
 
     /// <summary>A user's own module tree: one field typed as the generic module, one as TorchSharp's sealed Linear.</summary>

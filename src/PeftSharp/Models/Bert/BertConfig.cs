@@ -5,8 +5,13 @@ namespace PeftSharp.Models.Bert;
 /// <summary>The BERT family's config.json (BERT, MiniLM and other BertModel checkpoints).</summary>
 public sealed class BertConfig : ModelConfig
 {
+    /// <summary>PeftSharp's config.json key for the classifier's input: "cls" (transformers' pooler) or "mean".</summary>
+    public const string PoolingKey = "classifier_pooling";
+
     public BertConfig(JsonConfig raw) : base(raw)
     {
+        ClassifierPooling = raw.GetString(PoolingKey, "cls")!;
+        if (ClassifierPooling is not ("cls" or "mean")) throw new PeftException($"{raw.Source}: \"{PoolingKey}\" must be cls or mean");
         VocabSize = Positive("vocab_size", raw.GetInt("vocab_size", 30522));
         Hidden = Positive("hidden_size", raw.GetInt("hidden_size", 768));
         Layers = Positive("num_hidden_layers", raw.GetInt("num_hidden_layers", 12));
@@ -41,5 +46,6 @@ public sealed class BertConfig : ModelConfig
     public double LayerNormEps { get; }
     public double ClassifierDropout { get; }
     public int NumLabels { get; }
+    public string ClassifierPooling { get; }
     public int HeadDim => Hidden / Heads;
 }

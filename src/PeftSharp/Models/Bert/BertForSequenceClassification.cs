@@ -30,7 +30,10 @@ public sealed class BertForSequenceClassification : PretrainedModel
     public override ModelOutput forward(ModelInputs inputs)
     {
         var output = bert.forward(inputs);
-        var logits = classifier.forward(dropout.forward(output.PoolerOutput!));
+        var features = Bert.ClassifierPooling == "mean"
+            ? Embeddings.SentenceEmbedding.MeanPool(output.LastHiddenState!, inputs.AttentionMask ?? ones(output.LastHiddenState!.shape[0], output.LastHiddenState.shape[1], dtype: ScalarType.Int64, device: output.LastHiddenState.device))
+            : output.PoolerOutput!;
+        var logits = classifier.forward(dropout.forward(features));
         return new ModelOutput { Logits = logits, LastHiddenState = output.LastHiddenState, PoolerOutput = output.PoolerOutput };
     }
 }

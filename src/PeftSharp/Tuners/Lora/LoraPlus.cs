@@ -1,7 +1,6 @@
 using PeftSharp.Training;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
+using ParamGroup = PeftSharp.Training.ParamGroup;
 
 namespace PeftSharp.Tuners.Lora;
 
@@ -12,11 +11,9 @@ namespace PeftSharp.Tuners.Lora;
 /// </summary>
 public static class LoraPlus
 {
-    public sealed record Groups(IReadOnlyList<(string Name, Parameter P)> A, IReadOnlyList<(string Name, Parameter P)> B,
-        IReadOnlyList<(string Name, Parameter P)> BNoDecay, IReadOnlyList<(string Name, Parameter P)> Embedding);
-
-    public static Groups Split(PeftModel model)
+    public static IReadOnlyList<ParamGroup> Groups(PeftModel model, double lr, double loraPlusLrRatio = 16, double weightDecay = 0, double embeddingLr = 1e-6)
     {
+        if (loraPlusLrRatio <= 0) throw new PeftException($"loraplus_lr_ratio must be positive, got {loraPlusLrRatio}");
         var a = new List<(string, Parameter)>();
         var b = new List<(string, Parameter)>();
         var bNoDecay = new List<(string, Parameter)>();
@@ -30,24 +27,12 @@ public static class LoraPlus
                 (WeightDecay.Applies(model.Model, name) ? b : bNoDecay).Add((name, p));
             else a.Add((name, p));
         }
-        return new Groups(a, b, bNoDecay, embedding);
-    }
-
-    public static optim.Optimizer CreateAdamW(PeftModel model, double lr, double loraPlusLrRatio = 16, double weightDecay = 0,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double embeddingLr = 1e-6)
-    {
-        if (loraPlusLrRatio <= 0) throw new PeftException($"loraplus_lr_ratio must be positive, got {loraPlusLrRatio}");
-        var g = Split(model);
-        var groups = new List<AdamW.ParamGroup>();
-        void Add(IReadOnlyList<(string Name, Parameter P)> ps, double groupLr, double decay)
-        {
-            if (ps.Count > 0) groups.Add(new AdamW.ParamGroup(ps.Select(x => x.P), groupLr, beta1, beta2, eps, decay));
-        }
-        Add(g.A, lr, weightDecay);
-        Add(g.Embedding, embeddingLr, weightDecay);
-        Add(g.B, lr * loraPlusLrRatio, weightDecay);
-        Add(g.BNoDecay, lr * loraPlusLrRatio, 0);
+        var groups = new List<ParamGroup>();
+        if (a.Count > 0) groups.Add(new ParamGroup("lora_A", a, lr, weightDecay));
+        if (embedding.Count > 0) groups.Add(new ParamGroup("embedding", embedding, embeddingLr, weightDecay));
+        if (b.Count > 0) groups.Add(new ParamGroup("lora_B", b, lr * loraPlusLrRatio, weightDecay));
+        if (bNoDecay.Count > 0) groups.Add(new ParamGroup("lora_B_no_decay", bNoDecay, lr * loraPlusLrRatio, 0));
         if (groups.Count == 0) throw new PeftException("no trainable parameters: nothing for the optimizer to update");
-        return optim.AdamW(groups, lr, beta1, beta2, eps, weightDecay);
+        return groups;
     }
 }

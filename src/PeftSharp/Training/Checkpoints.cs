@@ -1,0 +1,88 @@
+using System.Globalization;
+using PeftSharp.IO;
+using PeftSharp.IO.Safetensors;
+using PeftSharp.Tuners;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// Checkpoints of a run under &lt;run&gt;/checkpoints/step-N: the adapter (PEFT's files), optimizer state and
+/// RNG state (optimizer.safetensors) and trainer_state.json. Each is written into a temporary folder and
+/// renamed into place, so a run killed at any moment leaves every earlier checkpoint whole. Keeps the
+/// newest K and the best.
+/// </summary>
+public sealed class Checkpoints(string runDir, int keepLast)
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    private const string Prefix = "step-";
+
+    public string Root { get; } = Path.Combine(runDir, "checkpoints");
+
+    public string Save(TrainerState state, PeftModel? peft, nn.Module model, Optimizer optimizer, int? bestStep)
+    {
+        Directory.CreateDirectory(Root);
+        var final = Path.Combine(Root, Prefix + state.Step.ToString(CultureInfo.InvariantCulture));
+        var temp = Path.Combine(Root, $".tmp-{state.Step}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            if (peft != null) peft.Save(Path.Combine(temp, "adapter"));
+            else SaveFull(model, Path.Combine(temp, "model.safetensors"));
+            using (var scope = NewDisposeScope())
+            {
+                var tensors = optimizer.StateTensors().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu()))
+                    .Append(new KeyValuePair<string, Tensor>("rng/cpu", torch.get_rng_state()));
+                SafetensorsWriter.Write(Path.Combine(temp, OptimizerFile), tensors,
+                    new Dictionary<string, string> { ["optimizer_steps"] = optimizer.Steps.ToString(CultureInfo.InvariantCulture) });
+            }
+            AtomicFile.WriteAllText(Path.Combine(temp, StateFile), state.ToJson());
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+        Prune(bestStep);
+        return final;
+    }
+
+    private static void SaveFull(nn.Module model, string path)
+    {
+        using var scope = NewDisposeScope();
+        SafetensorsWriter.Write(path, model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().cpu())));
+    }
+
+    /// <summary>Complete checkpoints, oldest first (an interrupted write leaves only a .tmp folder, which is ignored).</summary>
+    public IReadOnlyList<(int Step, string Dir)> List()
+    {
+        if (!Directory.Exists(Root)) return [];
+        return Directory.EnumerateDirectories(Root, Prefix + "*")
+            .Select(d => (Ok: int.TryParse(Path.GetFileName(d)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s), Step: s, Dir: d))
+            .Where(x => x.Ok && File.Exists(Path.Combine(x.Dir, StateFile)))
+            .OrderBy(x => x.Step).Select(x => (x.Step, x.Dir)).ToList();
+    }
+
+    public string? Latest() => List().LastOrDefault().Dir;
+
+    private void Prune(int? bestStep)
+    {
+        var all = List();
+        foreach (var (step, dir) in all.Take(Math.Max(0, all.Count - Math.Max(1, keepLast))))
+            if (step != bestStep) Directory.Delete(dir, recursive: true);
+        foreach (var temp in Directory.EnumerateDirectories(Root, ".tmp-*")) Directory.Delete(temp, recursive: true);
+    }
+
+    /// <summary>Restores optimizer and RNG state from a checkpoint folder.</summary>
+    public static void RestoreOptimizer(string checkpointDir, Optimizer optimizer)
+    {
+        using var file = SafetensorsFile.Open(Path.Combine(checkpointDir, OptimizerFile));
+        var steps = long.Parse(file.Metadata.TryGetValue("optimizer_steps", out var s) ? s : "0", CultureInfo.InvariantCulture);
+        optimizer.LoadState(file, steps);
+        using var rng = file.Load("rng/cpu");
+        torch.set_rng_state(rng);
+    }
+}

@@ -1,0 +1,67 @@
+using PeftSharp.Data;
+using PeftSharp.Evaluation.Metrics;
+using PeftSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// Validation metrics of a model on batches: the loss (weighted by counted targets) and, per task,
+/// accuracy, macro F1 and Matthews correlation (classification) or perplexity (language modelling).
+/// Used during training (best checkpoint, early stopping) and by <c>peft eval</c>.
+/// </summary>
+public static class Evaluator
+{
+    public static Dictionary<string, double> Evaluate(PretrainedModel model, TaskKind kind, IEnumerable<Batch> batches, Device device)
+    {
+        bool wasTraining = model.training;
+        model.eval();
+        double lossSum = 0;
+        long count = 0;
+        var truth = new List<long>();
+        var predicted = new List<long>();
+        try
+        {
+            using var _ = no_grad();
+            foreach (var batch in batches)
+            {
+                using var scope = NewDisposeScope();
+                var tensors = batch.ToTensors(device);
+                var logits = model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate");
+                var (loss, n) = TaskLoss.Compute(kind, logits, tensors.Labels);
+                if (n == 0) continue;
+                lossSum += loss.item<float>() * n;
+                count += n;
+                if (kind == TaskKind.SequenceClassification)
+                {
+                    predicted.AddRange(logits.argmax(-1).cpu().data<long>().ToArray());
+                    truth.AddRange(batch.Labels);
+                }
+            }
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+        if (count == 0) throw new PeftException("validation data has no examples to evaluate");
+        var metrics = new Dictionary<string, double> { ["loss"] = lossSum / count };
+        if (kind == TaskKind.SequenceClassification)
+        {
+            var report = Classification.Report(truth, predicted);
+            metrics["accuracy"] = report.Accuracy;
+            metrics["f1"] = report.MacroF1;
+            metrics["mcc"] = report.MatthewsCorrelation;
+        }
+        else
+        {
+            metrics["perplexity"] = Perplexity.FromSummed(lossSum, count);
+        }
+        return metrics;
+    }
+
+    /// <summary>The metric that decides "best" when the user says auto: accuracy for classification, else loss.</summary>
+    public static string DefaultMetric(TaskKind kind) => kind == TaskKind.SequenceClassification ? "accuracy" : "loss";
+
+    public static bool HigherIsBetter(string metric) => metric is "accuracy" or "f1" or "mcc";
+}

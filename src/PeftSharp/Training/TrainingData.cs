@@ -1,0 +1,66 @@
+using PeftSharp.Data;
+using PeftSharp.Tokenization;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// The tokenized train and validation sets of a run, built from the options: files read with malformed
+/// records reported, the split (a separate file, the data's split column, or a seeded fraction), and the task.
+/// </summary>
+public sealed class TrainingData
+{
+    private TrainingData(ITrainingTask task, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, LabelMap? labels, DataIssueLog issues)
+    {
+        Task = task;
+        Train = train;
+        Validation = validation;
+        Labels = labels;
+        Issues = issues;
+    }
+
+    public ITrainingTask Task { get; }
+    public IReadOnlyList<TokenizedExample> Train { get; }
+    public IReadOnlyList<TokenizedExample> Validation { get; }
+    public LabelMap? Labels { get; }
+    public DataIssueLog Issues { get; }
+
+    public static TrainingData Build(TrainingOptions o, ITextTokenizer tokenizer, Action<string>? log = null)
+    {
+        var issues = new DataIssueLog(o.SkipMalformed ? MalformedRecordPolicy.Skip : MalformedRecordPolicy.Fail,
+            issue => log?.Invoke($"skipped {issue}"));
+        if (string.IsNullOrEmpty(o.TrainData)) throw new PeftException("no training data: set train_data (--data)");
+        var records = DataFileReader.ReadAll(o.TrainData, issues);
+        DataSplit<DataRecord> split;
+        if (o.ValidationData != null)
+            split = new DataSplit<DataRecord>(records, DataFileReader.ReadAll(o.ValidationData, issues), []);
+        else if (DatasetSplit.HasSplitColumn(records))
+            split = DatasetSplit.ByColumn(records, issues);
+        else
+            split = DatasetSplit.TrainValidation(records, o.ValidationFraction, o.Seed);
+        if (split.Validation.Count == 0) throw new PeftException($"{o.TrainData}: no validation records (set validation_fraction or validation_data)");
+        log?.Invoke($"data: {split}");
+
+        LabelMap? labels = null;
+        ITrainingTask task = o.Task switch
+        {
+            "classification" => new ClassificationTask(tokenizer, labels = LabelMap.FromRecords(split.Train, o.LabelField ?? "label"))
+            {
+                TextField = o.TextField ?? "text", LabelField = o.LabelField ?? "label", MaxLength = o.MaxLength,
+            },
+            "causal-lm" => new CausalLmTask(tokenizer, o.BlockSize) { TextField = o.TextField ?? "text" },
+            "instruction" => new InstructionTask(tokenizer)
+            {
+                PromptField = o.PromptField ?? "prompt", CompletionField = o.CompletionField ?? "completion", MaxLength = o.MaxLength,
+            },
+            "seq2seq" => new Seq2SeqTask(tokenizer)
+            {
+                SourceField = o.SourceField ?? "source", TargetField = o.TargetField ?? "target", MaxSourceLength = o.MaxLength, MaxTargetLength = o.MaxLength,
+            },
+            _ => throw new PeftException($"task \"{o.Task}\" is not one of classification, causal-lm, instruction, seq2seq"),
+        };
+        var train = task.Tokenize(split.Train, issues);
+        var validation = task.Tokenize(split.Validation, issues);
+        if (issues.SkippedCount > 0) log?.Invoke(issues.Summary());
+        return new TrainingData(task, train, validation, labels, issues);
+    }
+}
