@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text;
+using PeftSharp.IO;
+
+namespace PeftSharp.Training.Reporting;
+
+/// <summary>
+/// report.md in the run folder: what was trained on what, with which key options, what it cost (time, throughput,
+/// memory, trainable share) and what it gained (validation metrics before vs after, next to baselines), with the loss
+/// plot. Markdown because it reads as plain text in a terminal and renders on any code host; short because it is the
+/// page someone opens to decide whether a run was worth it, and config.yaml and metrics.jsonl hold the rest.
+/// </summary>
+public static class RunReport
+{
+    public const string FileName = "report.md";
+
+    /// <summary>
+    /// Writes report.md into the summary's run folder, atomically, and returns its path. <paramref name="userBaselines"/>
+    /// are rows the user supplies (e.g. a published result); loss.png is linked when it is in the run folder.
+    /// </summary>
+    public static string Write(TrainingSummary summary, TrainingOptions options,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? userBaselines = null)
+    {
+        Directory.CreateDirectory(summary.OutputDir);
+        var path = Path.Combine(summary.OutputDir, FileName);
+        bool plot = File.Exists(Path.Combine(summary.OutputDir, LossPlot.FileName));
+        AtomicFile.WriteAllText(path, Render(summary, options, userBaselines, plot ? LossPlot.FileName : null));
+        return path;
+    }
+
+    /// <summary>The report's Markdown; <paramref name="lossPlot"/> is the image to embed (relative to the report), or null for none.</summary>
+    public static string Render(TrainingSummary summary, TrainingOptions options,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? userBaselines = null, string? lossPlot = LossPlot.FileName)
+    {
+        var md = new StringBuilder();
+        var o = options;
+        string modelName = string.IsNullOrEmpty(o.Model) ? "(no model)" : Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Model));
+        md.Append("# Training report: ").Append(Escape(MethodName(o))).Append(" on ").Append(Escape(modelName)).Append("\n\n");
+        md.Append($"{Count(summary.Steps)} steps in {Duration(summary.TrainSeconds)}; stopped: {Escape(summary.StopReason)}.\n\n");
+
+        Table(md, ["", ""],
+        [
+            ["model", Code(o.Model)],
+            ["task", Escape(o.Task)],
+            ["data", DataLine(o)],
+            ["method", Escape(MethodLine(o))],
+            ["run folder", Code(summary.OutputDir)],
+            ["adapter", Code(Relative(summary.AdapterDir, summary.OutputDir))],
+        ]);
+
+        md.Append("## Options\n\n");
+        var steps = o.MaxSteps is { } max ? $"max {Count(max)} steps" : $"{o.Epochs} epochs";
+        var warmup = o.WarmupSteps > 0 ? $"{o.WarmupSteps} warm-up steps" : $"warm-up {Num(o.WarmupRatio * 100)}%";
+        Table(md, ["option", "value"],
+        [
+            ["optimizer", Escape($"{o.Optimizer}, learning rate {Num(o.LearningRate)}, weight decay {Num(o.WeightDecay)}"
+                + (o.LoraPlusRatio is { } ratio ? $", LoRA+ ratio {Num(ratio)}" : ""))],
+            ["schedule", Escape($"{o.Scheduler}, {warmup}")],
+            ["length", Escape(steps)],
+            ["batch", Escape($"{o.BatchSize} × {o.GradientAccumulation} accumulation = {o.BatchSize * o.GradientAccumulation} per step")],
+            ["max_length", o.Task == "causal-lm" ? $"{o.BlockSize} (block size)" : o.MaxLength.ToString(CultureInfo.InvariantCulture)],
+            ["max_grad_norm", o.MaxGradNorm > 0 ? Num(o.MaxGradNorm) : "off"],
+            ["metric_for_best", Escape(o.MetricForBest) + (o.EarlyStoppingPatience > 0 ? $" (early stopping after {o.EarlyStoppingPatience} evaluations)" : "")],
+            ["seed", o.Seed.ToString(CultureInfo.InvariantCulture)],
+        ]);
+        md.Append("All options: [config.yaml](config.yaml).\n\n");
+
+        md.Append("## Cost\n\n");
+        var throughput = summary.StepLog.Select(s => s.TokensPerSecond).Where(t => double.IsFinite(t) && t > 0).Order().ToList();
+        Table(md, ["", ""],
+        [
+            ["trainable parameters", summary.AllParameters > 0
+                ? $"{Count(summary.TrainableParameters)} of {Count(summary.AllParameters)} ({Percent(100.0 * summary.TrainableParameters / summary.AllParameters)})"
+                : Count(summary.TrainableParameters)],
+            ["training time", Duration(summary.TrainSeconds)],
+            ["steps", Count(summary.Steps)],
+            ["tokens/s", throughput.Count > 0 ? $"{Count((long)Math.Round(throughput[throughput.Count / 2]))} (median of logged steps)" : "n/a"],
+            ["peak memory", summary.PeakRssGiB > 0 ? $"{summary.PeakRssGiB.ToString("0.00", CultureInfo.InvariantCulture)} GiB (resident)" : "n/a"],
+            ["stop reason", Escape(summary.StopReason)],
+            ["best checkpoint", summary.BestCheckpoint is { } best ? Code(Relative(best, summary.OutputDir)) : "none"],
+        ]);
+
+        var rows = new List<(string Name, IReadOnlyDictionary<string, double> Metrics)>();
+        if (summary.Before != null) rows.Add((o.FromAdapter != null ? "before (starting adapter)" : "before training", summary.Before));
+        if (summary.After != null) rows.Add(("after training", summary.After));
+        foreach (var (name, metrics) in summary.Baselines) rows.Add((name, metrics));
+        foreach (var (name, metrics) in userBaselines ?? new Dictionary<string, IReadOnlyDictionary<string, double>>()) rows.Add((name, metrics));
+        if (rows.Count > 0)
+        {
+            md.Append("## Validation\n\n");
+            var names = rows.SelectMany(r => r.Metrics.Keys).Distinct().OrderBy(k => k == "loss" ? 0 : 1).ToList();
+            var table = rows.Select(r => (IReadOnlyList<string>)[Escape(r.Name), .. names.Select(n => r.Metrics.TryGetValue(n, out var v) ? Metric(v) : "–")]).ToList();
+            if (summary.Before != null && summary.After != null)
+                table.Insert(2, ["change", .. names.Select(n => summary.Before.TryGetValue(n, out var b) && summary.After.TryGetValue(n, out var a) ? Signed(a - b) : "–")]);
+            Table(md, ["", .. names.Select(Escape)], table, numeric: true);
+        }
+
+        if (lossPlot != null) md.Append("## Loss\n\n").Append("![training and validation loss](").Append(lossPlot).Append(")\n");
+        return md.ToString();
+    }
+
+    /// <summary>A baseline row from the command line: "NAME: metric=value, metric=value" (e.g. "paper: accuracy=0.91").</summary>
+    public static (string Name, IReadOnlyDictionary<string, double> Metrics) ParseBaseline(string text)
+    {
+        var bad = new PeftException($"baseline \"{text}\": expected NAME: metric=value[, metric=value...] (e.g. \"paper: accuracy=0.91\")");
+        int colon = text.IndexOf(':');
+        if (colon <= 0) throw bad;
+        var metrics = new Dictionary<string, double>();
+        foreach (var pair in text[(colon + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split('=', StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0
+                || !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)) throw bad;
+            metrics[parts[0]] = value;
+        }
+        if (metrics.Count == 0) throw bad;
+        return (text[..colon].Trim(), metrics);
+    }
+
+    private static string MethodName(TrainingOptions o) => o.Method switch
+    {
+        "lora" => o.UseDora ? "DoRA" : "LoRA",
+        "full" => "full fine-tuning",
+        var m => m,
+    };
+
+    private static string MethodLine(TrainingOptions o)
+    {
+        if (o.Method != "lora") return MethodName(o);
+        var parts = new List<string> { $"{MethodName(o)} r={o.LoraR}, alpha={Num(o.LoraAlpha)}, dropout {Num(o.LoraDropout)}" };
+        parts.Add("targets " + (o.TargetModules is { Count: > 0 } t ? string.Join(", ", t) : "the architecture's default"));
+        if (o.ModulesToSave is { Count: > 0 } save) parts.Add("also training " + string.Join(", ", save));
+        if (o.UseRsLora) parts.Add("rsLoRA scaling");
+        if (o.InitLoraWeights != "true") parts.Add($"init {o.InitLoraWeights}");
+        if (o.FromAdapter != null) parts.Add($"continued from {o.FromAdapter}");
+        return string.Join("; ", parts);
+    }
+
+    private static string DataLine(TrainingOptions o)
+    {
+        var validation = o.ValidationData != null ? Code(o.ValidationData)
+            : $"{Num(o.ValidationFraction * 100)}% of the training data (seed {o.Seed}) unless it has a split column";
+        return $"train {Code(o.TrainData)}; validation {validation}";
+    }
+
+    /// <summary>A GitHub-flavoured table; <paramref name="numeric"/> right-aligns every column after the first.</summary>
+    private static void Table(StringBuilder md, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows, bool numeric = false)
+    {
+        md.Append("| ").AppendJoin(" | ", header).Append(" |\n");
+        md.Append('|').AppendJoin("|", header.Select((_, i) => i > 0 && numeric ? "---:" : "---")).Append("|\n");
+        foreach (var row in rows) md.Append("| ").AppendJoin(" | ", row).Append(" |\n");
+        md.Append('\n');
+    }
+
+    private static string Relative(string path, string folder)
+    {
+        var relative = Path.GetRelativePath(Path.GetFullPath(folder), Path.GetFullPath(path));
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
+    }
+
+    /// <summary>Pipes end a table cell even inside code spans, so they are escaped everywhere.</summary>
+    private static string Escape(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+
+    private static string Code(string text) => text.Length == 0 ? "–" : text.Contains('`') ? Escape(text) : $"`{Escape(text)}`";
+
+    private static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Num(double x) => x.ToString("G6", CultureInfo.InvariantCulture);
+
+    private static string Percent(double p) => (p >= 1 ? p.ToString("0.##", CultureInfo.InvariantCulture) : p.ToString("G3", CultureInfo.InvariantCulture)) + "%";
+
+    private static string Metric(double v) => !double.IsFinite(v) ? v.ToString(CultureInfo.InvariantCulture)
+        : Math.Abs(v) >= 1000 ? v.ToString("N1", CultureInfo.InvariantCulture) : v.ToString("0.0000", CultureInfo.InvariantCulture);
+
+    private static string Signed(double v) => double.IsFinite(v) && v >= 0 ? "+" + Metric(v) : Metric(v);
+
+    private static string Duration(double seconds)
+    {
+        if (!double.IsFinite(seconds) || seconds < 0) return "n/a";
+        if (seconds < 60) return $"{seconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
+        var t = TimeSpan.FromSeconds(Math.Round(seconds));
+        return t.TotalHours >= 1 ? $"{(int)t.TotalHours} h {t.Minutes:00} min" : $"{t.Minutes} min {t.Seconds:00} s";
+    }
+}
