@@ -12,6 +12,7 @@ public static class Program
     {
         ["forward"] = ForwardBenchmark.Run,
         ["lora-overhead"] = LoraOverheadBenchmark.Run,
+        ["train"] = TrainingBenchmark.Run,
     };
 
     public static int Main(string[] args)

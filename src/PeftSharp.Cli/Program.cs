@@ -16,6 +16,8 @@ public static class Program
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());

@@ -208,7 +208,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 LoadFull(model, file);
             }
         }
-        if (peft != null) SaveAdapterAtomically(peft, adapterDir);
+        if (peft != null) SaveAdapterAtomically(peft, adapterDir, new TaskInfo(o.Task, data.Labels?.Names, o.Pooling, o.MaxLength));
         var after = evals.Count > 0 && state.BestStep is { } bestStep && evals.FirstOrDefault(e => e.Step == bestStep) is { } bestEval
             ? bestEval.Metrics
             : Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
@@ -216,7 +216,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         return new TrainingSummary
         {
             OutputDir = Path.GetFullPath(o.Output),
-            AdapterDir = Path.GetFullPath(adapterDir),
+            AdapterDir = peft != null ? Path.GetFullPath(adapterDir) : "",
             BestCheckpoint = bestCheckpoint,
             Steps = state.Step,
             TrainSeconds = state.TrainSeconds,
@@ -234,12 +234,14 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     private PeftModel? Adapt(PretrainedModel model, TaskKind kind)
     {
         var o = options;
-        if (o.Method == "full")
+        if (o.Method is "full" or "head")
         {
-            foreach (var (_, p) in model.named_parameters()) p.requires_grad = true;
+            var head = model.OutputHeadName + ".";
+            foreach (var (name, p) in model.named_parameters())
+                p.requires_grad = o.Method == "full" || name.StartsWith(head, StringComparison.Ordinal);
             return null;
         }
-        if (o.Method != "lora") throw new PeftException($"method \"{o.Method}\" is not available yet (lora, full)");
+        if (o.Method != "lora") throw new PeftException($"method \"{o.Method}\" is not available yet (lora, full, head)");
         if (o.FromAdapter != null)
         {
             _observer.OnMessage($"continuing adapter {o.FromAdapter}");
@@ -297,12 +299,13 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         }
     }
 
-    private static void SaveAdapterAtomically(PeftModel peft, string dir)
+    private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)
     {
         var temp = dir + $".{Guid.NewGuid():N}.tmp";
         try
         {
             peft.Save(temp);
+            info.Write(temp);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(temp, dir);
         }
@@ -315,7 +318,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
     private static string Fingerprint(TrainingOptions o)
     {
-        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, MaxSteps = null, Epochs = 0 };
+        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, MaxSteps = null, Epochs = 0 };
         var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }

@@ -31,7 +31,7 @@ public sealed record TrainingOptions
     public int BlockSize { get; init; } = 256;
 
     // --- the adapter
-    /// <summary>lora (more methods follow), or "full" to fine-tune every parameter (a baseline).</summary>
+    /// <summary>lora (more methods follow); "full" fine-tunes every parameter and "head" only the task head on the frozen model (baselines).</summary>
     public string Method { get; init; } = "lora";
     public int LoraR { get; init; } = 8;
     public double LoraAlpha { get; init; } = 16;
@@ -95,4 +95,6 @@ public sealed record TrainingOptions
     public int Threads { get; init; }
     /// <summary>Also measure the frozen-model baseline and full fine-tuning for the report.</summary>
     public bool Baselines { get; init; }
+    /// <summary>Also train only the head on the frozen model (classification): the baseline an adapter must beat.</summary>
+    public bool FrozenBaseline { get; init; }
 }
