@@ -13,6 +13,7 @@ public static class Program
         ["forward"] = ForwardBenchmark.Run,
         ["lora-overhead"] = LoraOverheadBenchmark.Run,
         ["train"] = TrainingBenchmark.Run,
+        ["generate"] = GenerationBenchmark.Run,
     };
 
     public static int Main(string[] args)

@@ -18,9 +18,10 @@ public static class TaskLoss
                 return (nn.functional.cross_entropy(logits.to(ScalarType.Float32), labels), labels.shape[0]);
             case TaskKind.CausalLm:
             {
-                var shiftedLogits = logits[.., ..^1, ..];
-                var shiftedLabels = labels[.., 1..];
-                return TokenLoss(shiftedLogits, shiftedLabels);
+                // Position t predicts label t+1. Shifting the labels (and ignoring the last position) instead of
+                // slicing the logits avoids copying the largest tensor of the step, [batch, seq, vocab], and its gradient.
+                var ignore = full(labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: labels.dtype, device: labels.device);
+                return TokenLoss(logits, cat([labels[.., 1..], ignore], 1));
             }
             case TaskKind.Seq2SeqLm:
                 return TokenLoss(logits, labels);

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using PeftSharp.IO.Safetensors;
+using PeftSharp.Tests.Support;
+using PeftSharp.Training;
+using PeftSharp.Tuners;
+
+namespace PeftSharp.Tests.Cli;
+
+/// <summary>
+/// A real `peft train` process killed with SIGKILL at random moments (each time after at least one checkpoint
+/// exists), then resumed, must end with exactly the adapter of a run that was never interrupted.
+/// </summary>
+public class KillAndResumeTests : IDisposable
+{
+    private readonly TinyTrainingRun _run = new();
+
+    public void Dispose() => _run.Dispose();
+
+    private string[] Args(string output) =>
+    [
+        Path.Combine(AppContext.BaseDirectory, "peft.dll"), "train", "--model", _run.ModelDir, "--data", _run.DataFile, "--output", output,
+        "--max-steps", "90", "--save-every", "3", "--keep-last", "2", "--batch-size", "4", "--max-length", "16", "--lora-dropout", "0.1",
+        "--eval-every", "10", "--seed", "11",
+    ];
+
+    private static Process Start(string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static Dictionary<string, TorchSharp.torch.Tensor> Adapter(string runDir)
+    {
+        using var file = SafetensorsFile.Open(Path.Combine(runDir, "adapter", PeftModel.WeightsFile));
+        return file.LoadAll();
+    }
+
+    [Fact]
+    public void SigkillAtRandomMomentsThenResumeGivesTheUninterruptedAdapter()
+    {
+        var straight = Path.Combine(_run.Root, "straight");
+        using (var p = Start(Args(straight)))
+        {
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "straight run did not finish");
+            Assert.Equal(0, p.ExitCode);
+        }
+
+        var killed = Path.Combine(_run.Root, "killed");
+        var random = new Random(2024);
+        var checkpoints = new Checkpoints(killed, 2);
+        int kills = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            var args = attempt == 0 ? Args(killed) : [.. Args(killed), "--resume"];
+            using var p = Start(args);
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            int before = checkpoints.List().LastOrDefault().Step;
+            while (!p.HasExited && checkpoints.List().LastOrDefault().Step <= before && DateTime.UtcNow < deadline) Thread.Sleep(20);
+            Thread.Sleep(random.Next(0, 400)); // anywhere: mid-step, mid-checkpoint, mid-evaluation
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                kills++;
+            }
+            p.WaitForExit();
+        }
+        Assert.True(kills > 0, "no run was still going when killed");
+        Assert.True(checkpoints.List().Last().Step < 90, "nothing left to resume");
+        using (var p = Start([.. Args(killed), "--resume"]))
+        {
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "resumed run did not finish");
+            Assert.Equal(0, p.ExitCode);
+        }
+
+        var a = Adapter(straight);
+        var b = Adapter(killed);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys) Assert.True(a[key].equal(b[key]).all().item<bool>(), $"{key} differs after kill and resume");
+    }
+}
