@@ -14,7 +14,7 @@ namespace PeftSharp.Bench.Benchmarks;
 /// <summary>
 /// Training throughput and peak memory on GPT-2-shaped models with random weights (vocab 50257, batch 4 x 256,
 /// AdamW, causal-LM loss): LoRA r=8 alpha=16 on c_attn and on all linear layers, and full fine-tuning, at
-/// 12 layers x 768 and 4 layers x 256. Each configuration runs in a fresh child process, so peak RSS is its own.
+/// 12 layers x 768 and 4 layers x 256, through the trainer's own step (TrainingStep: the loss computed in slices). Each configuration runs in a fresh child process, so peak RSS is its own.
 /// Python PEFT 0.18 on this machine class (from the issue): 12x768 LoRA c_attn 5.1-5.3 s/step, 2.9 GiB; 4x256 about 1.0 s/step, 1.37 GiB.
 /// </summary>
 public static class TrainingBenchmark
@@ -25,14 +25,16 @@ public static class TrainingBenchmark
     public static int Run(string[] args)
     {
         int steps = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
-        if (args.Length > 2) return One(args[1], args[2], steps);
+        bool lowMemory = args.Contains("--low-memory");
+        args = args.Where(a => a != "--low-memory").ToArray();
+        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory);
 
         Console.WriteLine("| model | method | trainable | median s/step | tokens/s | peak RSS GiB |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
         foreach (var (shape, _, _, _) in Shapes)
             foreach (var method in Methods)
             {
-                var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(TrainingBenchmark).Assembly.Location, "train", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), shape, method])
+                var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(TrainingBenchmark).Assembly.Location, "train", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), shape, method, .. lowMemory ? new[] { "--low-memory" } : []])
                 {
                     RedirectStandardOutput = true,
                     UseShellExecute = false,
@@ -42,13 +44,14 @@ public static class TrainingBenchmark
                 Console.WriteLine(child.StandardOutput.ReadToEnd().Trim());
                 child.WaitForExit();
             }
-        Console.WriteLine($"{steps} measured steps after 2 warm-up steps; batch 4 x 256; {Environment.ProcessorCount} threads");
+        Console.WriteLine($"{steps} measured steps after 2 warm-up steps; batch 4 x 256; {Environment.ProcessorCount} threads" + (lowMemory ? "; low_memory (large blocks returned to the system)" : ""));
         return 0;
     }
 
-    private static int One(string shapeName, string method, int steps)
+    private static int One(string shapeName, string method, int steps, bool lowMemory)
     {
         set_num_threads(Environment.ProcessorCount);
+        if (lowMemory) PeftSharp.Native.Allocator.ReturnLargeBlocksToSystem();
         manual_seed(0);
         var (shape, layers, width, heads) = Shapes.Single(s => s.Shape == shapeName);
         using var model = ModelRegistry.Create(JsonConfig.Parse(
@@ -76,9 +79,7 @@ public static class TrainingBenchmark
             var sw = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
-                var logits = model.forward(new ModelInputs { InputIds = ids }).Logits!;
-                var (loss, _) = TaskLoss.Compute(TaskKind.CausalLm, logits, ids);
-                loss.backward();
+                TrainingStep.ForwardBackward(model, TaskKind.CausalLm, new BatchTensors(new ModelInputs { InputIds = ids }, ids), 1.0);
                 optimizer.Step();
                 optimizer.ZeroGrad();
             }
@@ -87,7 +88,7 @@ public static class TrainingBenchmark
         times.Sort();
         double median = times[times.Count / 2];
         long count = trainable.Sum(p => p.Parameter.numel());
-        Console.WriteLine($"| gpt2 {shape} | {method} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
+        Console.WriteLine($"| gpt2 {shape} | {method}{(lowMemory ? ", low memory" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
         return 0;
     }
 }

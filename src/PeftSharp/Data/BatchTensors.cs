@@ -9,7 +9,7 @@ namespace PeftSharp.Data;
 /// </summary>
 public sealed class BatchTensors : IDisposable
 {
-    internal BatchTensors(ModelInputs inputs, Tensor labels)
+    public BatchTensors(ModelInputs inputs, Tensor labels)
     {
         Inputs = inputs;
         Labels = labels;

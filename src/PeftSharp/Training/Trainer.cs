@@ -30,6 +30,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     {
         var o = options;
         if (o.Threads > 0) set_num_threads(o.Threads);
+        if (o.LowMemory && !Native.Allocator.ReturnLargeBlocksToSystem()) _observer.OnMessage("low_memory: not available on this system; ignored");
         var device = Devices.Parse(o.Device);
         if (string.IsNullOrEmpty(o.Output)) throw new PeftException("no output folder: set output (--output)");
         Directory.CreateDirectory(o.Output);
@@ -112,10 +113,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 using var scope = NewDisposeScope();
                 var batch = loader.Next();
                 var tensors = batch.ToTensors(device);
-                var logits = model.forward(tensors.Inputs).Logits!;
-                var (l, _) = TaskLoss.Compute(data.Task.Kind, logits, tensors.Labels);
-                l.div(o.GradientAccumulation).backward();
-                loss += l.item<float>() / o.GradientAccumulation;
+                loss += TrainingStep.ForwardBackward(model, data.Task.Kind, tensors, 1.0 / o.GradientAccumulation) / o.GradientAccumulation;
                 tokens += batch.TokenCount;
             }
             double? gradNorm = null;
@@ -318,7 +316,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
     private static string Fingerprint(TrainingOptions o)
     {
-        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, MaxSteps = null, Epochs = 0 };
+        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, LowMemory = false, MaxSteps = null, Epochs = 0 };
         var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }

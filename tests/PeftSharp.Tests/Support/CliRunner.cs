@@ -28,3 +28,13 @@ public static class CliRunner
 
 [CollectionDefinition(CliRunner.Collection, DisableParallelization = true)]
 public sealed class ConsoleCollection;
+
+/// <summary>
+/// Tests that compare two runs bit for bit: libtorch's random generator is process-wide, so nothing else may
+/// draw from it meanwhile (dropout masks would differ). xunit runs this collection alone.
+/// </summary>
+[CollectionDefinition(SerialRandomness.Name, DisableParallelization = true)]
+public sealed class SerialRandomness
+{
+    public const string Name = "torch random generator";
+}

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Tests.Training;
 
+[Collection(SerialRandomness.Name)]
 public class TrainerTests : IClassFixture<TrainerTests.Run>
 {
     public sealed class Run : IDisposable

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace PeftSharp.Models.Gpt2;
 
 /// <summary>transformers' GPT2LMHeadModel: the backbone under "transformer" and an lm_head tied to wte.</summary>
-public sealed class Gpt2LMHeadModel : PretrainedModel
+public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead
 {
     private readonly Gpt2Model transformer;
     private nn.Module<Tensor, Tensor> lm_head;
@@ -35,6 +35,10 @@ public sealed class Gpt2LMHeadModel : PretrainedModel
         [new Regex(@"^(transformer\.)?h\.\d+\.attn\.(masked_)?bias$", RegexOptions.CultureInvariant)];
 
     public override TorchSharp.Modules.Embedding InputEmbeddings => transformer.TokenEmbedding;
+
+    public Tensor ForwardHidden(ModelInputs inputs) => transformer.Forward(inputs);
+
+    public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
 
     public override ModelOutput forward(ModelInputs inputs)
     {

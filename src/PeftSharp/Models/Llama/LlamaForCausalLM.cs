@@ -8,7 +8,7 @@ namespace PeftSharp.Models.Llama;
 /// transformers' LlamaForCausalLM, also used for MistralForCausalLM and Qwen2ForCausalLM whose
 /// parameter names and computation are the same up to config switches.
 /// </summary>
-public sealed class LlamaForCausalLM : PretrainedModel
+public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead
 {
     private readonly LlamaModel model;
     private nn.Module<Tensor, Tensor> lm_head;
@@ -40,6 +40,10 @@ public sealed class LlamaForCausalLM : PretrainedModel
         : new Dictionary<string, string>();
 
     public override TorchSharp.Modules.Embedding InputEmbeddings => model.TokenEmbedding;
+
+    public Tensor ForwardHidden(ModelInputs inputs) => model.Forward(inputs);
+
+    public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
 
     public override ModelOutput forward(ModelInputs inputs)
     {

@@ -9,7 +9,7 @@ namespace PeftSharp.Models.T5;
 /// transformers' T5ForConditionalGeneration: a shared embedding, encoder and decoder stacks and an
 /// lm_head; with tied embeddings the decoder output is scaled by d_model^-0.5 before the head.
 /// </summary>
-public sealed class T5ForConditionalGeneration : PretrainedModel, IEncoderDecoder
+public sealed class T5ForConditionalGeneration : PretrainedModel, IEncoderDecoder, ILanguageModelHead
 {
     private readonly Embedding shared;
     private readonly T5Stack encoder;
@@ -53,10 +53,21 @@ public sealed class T5ForConditionalGeneration : PretrainedModel, IEncoderDecode
 
     public override ModelOutput forward(ModelInputs inputs)
     {
+        var (encoded, decoded) = EncodeDecode(inputs);
+        return new ModelOutput { Logits = lm_head.forward(HeadInput(decoded)), EncoderLastHiddenState = encoded, DecoderLastHiddenState = decoded };
+    }
+
+    public Tensor ForwardHidden(ModelInputs inputs) => HeadInput(EncodeDecode(inputs).Decoded);
+
+    public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
+
+    private (Tensor Encoded, Tensor Decoded) EncodeDecode(ModelInputs inputs)
+    {
         var encoded = inputs.EncoderLastHiddenState ?? Encode(inputs);
         var decoderIds = inputs.DecoderInputIds ?? throw new PeftException("T5: decoder_input_ids are required for a forward pass");
-        var decoded = decoder.Forward(decoderIds, null, inputs.DecoderAttentionMask, encoded, inputs.AttentionMask, inputs.Cache);
-        var headInput = T5.TieWordEmbeddings ? decoded.mul(Math.Pow(T5.DModel, -0.5)) : decoded;
-        return new ModelOutput { Logits = lm_head.forward(headInput), EncoderLastHiddenState = encoded, DecoderLastHiddenState = decoded };
+        return (encoded, decoder.Forward(decoderIds, null, inputs.DecoderAttentionMask, encoded, inputs.AttentionMask, inputs.Cache));
     }
+
+    /// <summary>With tied embeddings T5 scales the decoder output by d_model^-0.5 before the head.</summary>
+    private Tensor HeadInput(Tensor decoded) => T5.TieWordEmbeddings ? decoded.mul(Math.Pow(T5.DModel, -0.5)) : decoded;
 }
