@@ -18,14 +18,4 @@ public static class Timing
         times.Sort();
         return times[times.Count / 2];
     }
-
-    /// <summary>Peak resident set size of this process so far, from /proc (Linux).</summary>
-    public static double PeakRssGiB()
-    {
-        if (!File.Exists("/proc/self/status")) return double.NaN;
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        if (line == null) return double.NaN;
-        var kb = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
-        return kb / 1024.0 / 1024.0;
-    }
 }

@@ -27,7 +27,7 @@ public static class ForwardBenchmark
         Console.WriteLine("| model | batch x seq | median ms | tokens/s |");
         Console.WriteLine("|---|---|---:|---:|");
         foreach (var r in rows) Console.WriteLine($"| {r.Model} | {r.Shape} | {r.Ms:F1} | {r.TokensPerSecond:F0} |");
-        Console.WriteLine($"peak RSS {Timing.PeakRssGiB():F2} GiB, {get_num_threads()} threads");
+        Console.WriteLine($"peak RSS {PeftSharp.Training.Reporting.PeakMemory.PeakGiB():F2} GiB, {get_num_threads()} threads");
         return 0;
     }
 

@@ -17,11 +17,17 @@ public static class AutoModel
         Action<IReadOnlyList<string>>? unusedKeys = null)
     {
         var config = LoadConfig(modelDir);
-        var model = ModelRegistry.Create(config);
+        return LoadWeights(ModelRegistry.Create(config), modelDir, device, dtype, unusedKeys: unusedKeys);
+    }
+
+    /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
+    private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, Device? device, ScalarType dtype,
+        Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null)
+    {
         try
         {
             using var checkpoint = CheckpointReader.OpenFolder(modelDir);
-            var unused = WeightLoader.Load(model, checkpoint, modelDir);
+            var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules);
             unusedKeys?.Invoke(unused);
             if (dtype != ScalarType.Float32) model.to(dtype);
             if (device != null && device.type != DeviceType.CPU) model.to(device);
@@ -56,24 +62,12 @@ public static class AutoModel
         root.Remove("label2id");
         root[Bert.BertConfig.PoolingKey] = pooling;
         var model = ModelRegistry.Create(new JsonConfig(root, config.Source));
-        try
-        {
-            using (no_grad())
-                foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
-                    if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
-            using var checkpoint = CheckpointReader.OpenFolder(modelDir);
-            WeightLoader.Load(model, checkpoint, modelDir, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal));
-            if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
-            if (dtype != ScalarType.Float32) model.to(dtype);
-            if (device != null && device.type != DeviceType.CPU) model.to(device);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
+                if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
+        model = LoadWeights(model, modelDir, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal));
+        if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
+        return model;
     }
 
     /// <summary>The parsed config.json of a model folder, with errors that say what is wrong with the folder.</summary>

@@ -76,6 +76,24 @@ public sealed class Checkpoints(string runDir, int keepLast)
         foreach (var temp in Directory.EnumerateDirectories(Root, ".tmp-*")) Directory.Delete(temp, recursive: true);
     }
 
+    /// <summary>Puts a checkpoint's trained weights back: the adapter's, or every parameter for full fine-tuning.</summary>
+    public static void RestoreWeights(string checkpointDir, PeftModel? peft, nn.Module model)
+    {
+        if (peft != null)
+        {
+            using var adapter = SafetensorsFile.Open(Path.Combine(checkpointDir, "adapter", PeftModel.WeightsFile));
+            peft.LoadAdapterWeights(adapter, PeftModel.DefaultAdapter);
+            return;
+        }
+        using var file = SafetensorsFile.Open(Path.Combine(checkpointDir, "model.safetensors"));
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            using var t = file.Load(name, p.device, p.dtype);
+            p.copy_(t);
+        }
+    }
+
     /// <summary>Restores optimizer and RNG state from a checkpoint folder.</summary>
     public static void RestoreOptimizer(string checkpointDir, Optimizer optimizer)
     {

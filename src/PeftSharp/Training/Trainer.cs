@@ -69,16 +69,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             state = TrainerState.Read(Path.Combine(latest, Checkpoints.StateFile));
             if (state.OptionsFingerprint != fingerprint)
                 throw new PeftException($"{latest}: this checkpoint was made with different options (data, model, method or hyperparameters); resume with the same config");
-            if (peft != null)
-            {
-                using var file = SafetensorsFile.Open(Path.Combine(latest, "adapter", PeftModel.WeightsFile));
-                peft.LoadAdapterWeights(file, PeftModel.DefaultAdapter);
-            }
-            else
-            {
-                using var file = SafetensorsFile.Open(Path.Combine(latest, "model.safetensors"));
-                LoadFull(model, file);
-            }
+            Checkpoints.RestoreWeights(latest, peft, model);
             Checkpoints.RestoreOptimizer(latest, optimizer);
             loader.Seek(state.Position);
             _observer.OnMessage($"resumed from {latest} (step {state.Step}, {state.Position})");
@@ -189,23 +180,12 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             return new TrainingSummary
             {
                 OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
-                TrainableParameters = report.Trainable, AllParameters = report.All, PeakRssGiB = PeakRssGiB(), Before = before,
+                TrainableParameters = report.Trainable, AllParameters = report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
                 StopReason = stopReason, StepLog = steps, Evaluations = evals,
             };
         }
         if (bestCheckpoint != null && Directory.Exists(bestCheckpoint) && (diverged || state.BestStep != state.Step))
-        {
-            if (peft != null)
-            {
-                using var file = SafetensorsFile.Open(Path.Combine(bestCheckpoint, "adapter", PeftModel.WeightsFile));
-                peft.LoadAdapterWeights(file, PeftModel.DefaultAdapter);
-            }
-            else
-            {
-                using var file = SafetensorsFile.Open(Path.Combine(bestCheckpoint, "model.safetensors"));
-                LoadFull(model, file);
-            }
-        }
+            Checkpoints.RestoreWeights(bestCheckpoint, peft, model);
         if (peft != null) SaveAdapterAtomically(peft, adapterDir, new TaskInfo(o.Task, data.Labels?.Names, o.Pooling, o.MaxLength));
         var after = evals.Count > 0 && state.BestStep is { } bestStep && evals.FirstOrDefault(e => e.Step == bestStep) is { } bestEval
             ? bestEval.Metrics
@@ -220,7 +200,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             TrainSeconds = state.TrainSeconds,
             TrainableParameters = report.Trainable,
             AllParameters = report.All,
-            PeakRssGiB = PeakRssGiB(),
+            PeakRssGiB = Reporting.PeakMemory.PeakGiB(),
             Before = before,
             After = after,
             StopReason = stopReason,
@@ -287,16 +267,6 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         };
     }
 
-    private static void LoadFull(nn.Module model, ITensorSource file)
-    {
-        using var _ = no_grad();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            using var t = file.Load(name, p.device, p.dtype);
-            p.copy_(t);
-        }
-    }
-
     private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)
     {
         var temp = dir + $".{Guid.NewGuid():N}.tmp";
@@ -319,12 +289,5 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, LowMemory = false, MaxSteps = null, Epochs = 0 };
         var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-    }
-
-    private static double PeakRssGiB()
-    {
-        if (!File.Exists("/proc/self/status")) return double.NaN;
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line == null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0 / 1024.0;
     }
 }
