@@ -171,11 +171,12 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         }
         if (stopReason == "interrupted" && state.Step > 0) checkpoints.Save(state, peft, model, optimizer, state.BestStep);
 
-        // The adapter we hand over is the best one on validation, when evaluations picked one; after a
+        // The weights we hand over are the best on validation when a checkpoint of them exists; after a
         // divergence the current weights are not finite, so the newest good checkpoint stands in for them.
         var adapterDir = Path.Combine(o.Output, "adapter");
-        if (diverged && (bestCheckpoint == null || !Directory.Exists(bestCheckpoint))) bestCheckpoint = checkpoints.Latest();
-        if (diverged && bestCheckpoint == null)
+        string? bestDir = state.BestStep is { } b && Directory.Exists(Path.Combine(checkpoints.Root, $"step-{b}")) ? Path.Combine(checkpoints.Root, $"step-{b}") : null;
+        string? restoreFrom = diverged ? bestDir ?? checkpoints.Latest() : state.BestStep != state.Step ? bestDir : null;
+        if (diverged && restoreFrom == null)
         {
             return new TrainingSummary
             {
@@ -184,12 +185,17 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 StopReason = stopReason, StepLog = steps, Evaluations = evals,
             };
         }
-        if (bestCheckpoint != null && Directory.Exists(bestCheckpoint) && (diverged || state.BestStep != state.Step))
-            Checkpoints.RestoreWeights(bestCheckpoint, peft, model);
+        int weightsStep = state.Step;
+        if (restoreFrom != null)
+        {
+            Checkpoints.RestoreWeights(restoreFrom, peft, model);
+            weightsStep = TrainerState.Read(Path.Combine(restoreFrom, Checkpoints.StateFile)).Step;
+        }
         if (peft != null) SaveAdapterAtomically(peft, adapterDir, new TaskInfo(o.Task, data.Labels?.Names, o.Pooling, o.MaxLength));
-        var after = evals.Count > 0 && state.BestStep is { } bestStep && evals.FirstOrDefault(e => e.Step == bestStep) is { } bestEval
-            ? bestEval.Metrics
-            : Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
+        // "after" always describes the weights written: the evaluation made at their step, or a fresh one.
+        var after = evals.FirstOrDefault(e => e.Step == weightsStep)?.Metrics
+            ?? Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
+        bestCheckpoint = bestDir;
 
         return new TrainingSummary
         {

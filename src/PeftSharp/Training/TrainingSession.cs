@@ -38,9 +38,10 @@ public static class TrainingSession
                 var baseline = options with
                 {
                     Method = method, LearningRate = lr, FromAdapter = null, Resume = false, Baselines = false, FrozenBaseline = false,
+                    SaveEvery = int.MaxValue, KeepLast = 1, // a baseline needs its scores, not checkpoints
                     Output = Path.Combine(options.Output, "baselines", method),
                 };
-                var result = new Trainer(baseline, new MessagesOnly(observer)).Run(cancellation);
+                var result = new Trainer(baseline, observer).Run(cancellation);
                 if (result.After != null) baselines[name] = result.After;
             }
         }
@@ -72,11 +73,6 @@ public static class TrainingSession
             inner?.OnEvaluation(evaluation);
         }
 
-        public void OnMessage(string message) => inner?.OnMessage(message);
-    }
-
-    private sealed class MessagesOnly(ITrainerObserver? inner) : ITrainerObserver
-    {
         public void OnMessage(string message) => inner?.OnMessage(message);
     }
 }
