@@ -19,7 +19,7 @@ public class KillAndResumeTests : IDisposable
     private string[] Args(string output) =>
     [
         Path.Combine(AppContext.BaseDirectory, "peft.dll"), "train", "--model", _run.ModelDir, "--data", _run.DataFile, "--output", output,
-        "--max-steps", "90", "--save-every", "3", "--keep-last", "2", "--batch-size", "4", "--max-length", "16", "--lora-dropout", "0.1",
+        "--max-steps", "400", "--save-every", "3", "--keep-last", "2", "--batch-size", "4", "--max-length", "16", "--lora-dropout", "0.1",
         "--eval-every", "10", "--seed", "11",
     ];
 
@@ -62,7 +62,7 @@ public class KillAndResumeTests : IDisposable
             var deadline = DateTime.UtcNow.AddMinutes(2);
             int before = checkpoints.List().LastOrDefault().Step;
             while (!p.HasExited && checkpoints.List().LastOrDefault().Step <= before && DateTime.UtcNow < deadline) Thread.Sleep(20);
-            Thread.Sleep(random.Next(0, 400)); // anywhere: mid-step, mid-checkpoint, mid-evaluation
+            Thread.Sleep(random.Next(0, 150)); // anywhere: mid-step, mid-checkpoint, mid-evaluation
             if (!p.HasExited)
             {
                 p.Kill(entireProcessTree: true);
@@ -70,8 +70,7 @@ public class KillAndResumeTests : IDisposable
             }
             p.WaitForExit();
         }
-        Assert.True(kills > 0, "no run was still going when killed");
-        Assert.True(checkpoints.List().Last().Step < 90, "nothing left to resume");
+        Assert.True(kills >= 2, $"only {kills} of 3 runs were still going when killed");
         using (var p = Start([.. Args(killed), "--resume"]))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "resumed run did not finish");
