@@ -15,6 +15,8 @@ public static class TrainingSession
     {
         options = TrainConfigFile.Validate(options);
         if (string.IsNullOrEmpty(options.Output)) throw new PeftException("no output folder: set output (--output)");
+        if (!options.Resume && new Checkpoints(options.Output, options.KeepLast).List().Count > 0)
+            throw new PeftException($"{options.Output} already holds checkpoints of a run: add --resume to continue it, or choose another --output");
         Directory.CreateDirectory(options.Output);
         TrainConfigFile.WriteRunConfig(options.Output, options);
         int resumedStep = options.Resume ? new Checkpoints(options.Output, options.KeepLast).List().LastOrDefault().Step : 0;

@@ -64,6 +64,10 @@ public class TrainAndEvalCommandTests : IDisposable
         Assert.True(exit == 0, err + stdout);
         Assert.Contains("learning_rate: 0.001", File.ReadAllText(Path.Combine(_run.Root, "from-config", TrainConfigFile.RunFileName)));
 
+        (exit, _, err) = CliRunner.Run("train", "--config", config);
+        Assert.Equal(2, exit);
+        Assert.Contains("--resume", err); // the run folder already has checkpoints
+
         File.WriteAllText(config, "modle: x\n");
         (exit, _, err) = CliRunner.Run("train", "--config", config);
         Assert.Equal(2, exit);
