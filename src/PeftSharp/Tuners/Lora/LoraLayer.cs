@@ -104,7 +104,10 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         var a = lora_A[adapter].weight;
         var b = lora_B[adapter].weight;
         var h = x.reshape(-1, x.shape[^1]).matmul(a.t());
-        return addmm(result.reshape(-1, result.shape[^1]), h, b.t(), beta: 1, alpha: (float)scaling).view(result.shape);
+        var flat = result.reshape(-1, result.shape[^1]);
+        // Without autograd the base output is ours to update in place, which saves writing a second output tensor.
+        if (!is_grad_enabled() && flat.is_contiguous()) return flat.addmm_(h, b.t(), beta: 1, alpha: (float)scaling).view(result.shape);
+        return addmm(flat, h, b.t(), beta: 1, alpha: (float)scaling).view(result.shape);
     }
 
     private Tensor Delta(string adapter, Tensor x, Tensor baseResult)
