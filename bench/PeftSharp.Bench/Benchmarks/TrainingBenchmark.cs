@@ -26,15 +26,17 @@ public static class TrainingBenchmark
     {
         int steps = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
         bool lowMemory = args.Contains("--low-memory");
-        args = args.Where(a => a != "--low-memory").ToArray();
-        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory);
+        bool checkpointing = args.Contains("--checkpointing");
+        var flags = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        args = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory, checkpointing);
 
         Console.WriteLine("| model | method | trainable | median s/step | tokens/s | peak RSS GiB |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
         foreach (var (shape, _, _, _) in Shapes)
             foreach (var method in Methods)
             {
-                var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(TrainingBenchmark).Assembly.Location, "train", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), shape, method, .. lowMemory ? new[] { "--low-memory" } : []])
+                var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(TrainingBenchmark).Assembly.Location, "train", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), shape, method, .. flags])
                 {
                     RedirectStandardOutput = true,
                     UseShellExecute = false,
@@ -44,11 +46,11 @@ public static class TrainingBenchmark
                 Console.WriteLine(child.StandardOutput.ReadToEnd().Trim());
                 child.WaitForExit();
             }
-        Console.WriteLine($"{steps} measured steps after 2 warm-up steps; batch 4 x 256; {Environment.ProcessorCount} threads" + (lowMemory ? "; low_memory (large blocks returned to the system)" : ""));
+        Console.WriteLine($"{steps} measured steps after 2 warm-up steps; batch 4 x 256; {Environment.ProcessorCount} threads" + (lowMemory ? "; low_memory (large blocks returned to the system)" : "") + (checkpointing ? "; gradient checkpointing" : ""));
         return 0;
     }
 
-    private static int One(string shapeName, string method, int steps, bool lowMemory)
+    private static int One(string shapeName, string method, int steps, bool lowMemory, bool checkpointing)
     {
         set_num_threads(Environment.ProcessorCount);
         if (lowMemory) PeftSharp.Native.Allocator.ReturnLargeBlocksToSystem();
@@ -79,7 +81,7 @@ public static class TrainingBenchmark
             var sw = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
-                TrainingStep.ForwardBackward(model, TaskKind.CausalLm, new BatchTensors(new ModelInputs { InputIds = ids }, ids), 1.0);
+                TrainingStep.ForwardBackward(model, TaskKind.CausalLm, new BatchTensors(new ModelInputs { InputIds = ids }, ids), 1.0, checkpointLayers: checkpointing);
                 optimizer.Step();
                 optimizer.ZeroGrad();
             }
@@ -88,7 +90,7 @@ public static class TrainingBenchmark
         times.Sort();
         double median = times[times.Count / 2];
         long count = trainable.Sum(p => p.Parameter.numel());
-        Console.WriteLine($"| gpt2 {shape} | {method}{(lowMemory ? ", low memory" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
+        Console.WriteLine($"| gpt2 {shape} | {method}{(lowMemory ? ", low memory" : "")}{(checkpointing ? ", checkpointing" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
         return 0;
     }
 }

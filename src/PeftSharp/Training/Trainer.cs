@@ -104,7 +104,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 using var scope = NewDisposeScope();
                 var batch = loader.Next();
                 var tensors = batch.ToTensors(device);
-                loss += TrainingStep.ForwardBackward(model, data.Task.Kind, tensors, 1.0 / o.GradientAccumulation) / o.GradientAccumulation;
+                loss += TrainingStep.ForwardBackward(model, data.Task.Kind, tensors, 1.0 / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
                 tokens += batch.TokenCount;
             }
             double? gradNorm = null;
@@ -292,7 +292,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
     private static string Fingerprint(TrainingOptions o)
     {
-        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, LowMemory = false, MaxSteps = null, Epochs = 0 };
+        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, LowMemory = false, GradientCheckpointing = false, MaxSteps = null, Epochs = 0 };
         var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []);
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }

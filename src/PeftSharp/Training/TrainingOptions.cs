@@ -91,6 +91,8 @@ public sealed record TrainingOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Continue from the newest checkpoint in Output.</summary>
     public bool Resume { get; init; }
+    /// <summary>Recompute each layer during backward instead of keeping its activations (decoders): less memory, one more forward.</summary>
+    public bool GradientCheckpointing { get; init; }
     /// <summary>Return large freed tensors to the system at once (glibc): lower peak memory, somewhat slower steps.</summary>
     public bool LowMemory { get; init; }
     /// <summary>CPU threads for libtorch (0 = all cores).</summary>

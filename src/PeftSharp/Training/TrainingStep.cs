@@ -16,10 +16,15 @@ public static class TrainingStep
     public const long DefaultSliceBytes = 32L * 1024 * 1024;
 
     /// <summary>Runs forward and backward (gradients scaled by <paramref name="scale"/>); returns the mean loss.</summary>
-    public static double ForwardBackward(PretrainedModel model, TaskKind kind, BatchTensors batch, double scale, long sliceBytes = DefaultSliceBytes)
+    /// <param name="checkpointLayers">Keep only each layer's input and recompute the layer during backward
+    /// (models implementing <see cref="ILayeredModel"/>): much less memory for one more forward pass.</param>
+    public static double ForwardBackward(PretrainedModel model, TaskKind kind, BatchTensors batch, double scale,
+        long sliceBytes = DefaultSliceBytes, bool checkpointLayers = false)
     {
         if (kind != TaskKind.SequenceClassification && model is ILanguageModelHead lm)
-            return SlicedLanguageModel(lm, kind, batch, scale, sliceBytes);
+            return checkpointLayers && model is ILayeredModel layered
+                ? CheckpointedLanguageModel(lm, layered, kind, batch, scale, sliceBytes)
+                : SlicedLanguageModel(lm, kind, batch, scale, sliceBytes);
         var logits = model.forward(batch.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to train");
         var (loss, _) = TaskLoss.Compute(kind, logits, batch.Labels);
         loss.mul(scale).backward();
@@ -29,6 +34,62 @@ public static class TrainingStep
     private static double SlicedLanguageModel(ILanguageModelHead lm, TaskKind kind, BatchTensors batch, double scale, long sliceBytes)
     {
         var hidden = lm.ForwardHidden(batch.Inputs);
+        var detached = hidden.detach();
+        detached.requires_grad = true;
+        double loss = HeadLossBackward(lm, kind, batch, detached, scale, sliceBytes);
+        if (hidden.requires_grad && detached.grad is { } grad) hidden.backward([grad]);
+        return loss;
+    }
+
+    /// <summary>
+    /// Gradient checkpointing: a no-grad pass keeps each layer's input and the random state it started with;
+    /// backward then recomputes the layers last to first with the same dropout masks, one layer's graph at a time.
+    /// </summary>
+    private static double CheckpointedLanguageModel(ILanguageModelHead lm, ILayeredModel layered, TaskKind kind, BatchTensors batch, double scale, long sliceBytes)
+    {
+        var pass = layered.BeginLayers(batch.Inputs);
+        var inputs = new Tensor[pass.Count];
+        var rng = new Tensor[pass.Count];
+        var hidden = pass.Hidden;
+        using (no_grad())
+        {
+            for (int i = 0; i < pass.Count; i++)
+            {
+                inputs[i] = hidden.detach();
+                rng[i] = get_rng_state();
+                hidden = pass.Layer(i, hidden);
+            }
+        }
+        var afterForward = get_rng_state();
+
+        var top = hidden.detach();
+        top.requires_grad = true;
+        var final = pass.Finish(top);
+        var finalDetached = final.detach();
+        finalDetached.requires_grad = true;
+        double loss = HeadLossBackward(lm, kind, batch, finalDetached, scale, sliceBytes);
+        if (finalDetached.grad is not { } headGrad) return loss;
+        final.backward([headGrad]);
+        var grad = top.grad;
+
+        for (int i = pass.Count - 1; i >= 0 && grad is not null; i--)
+        {
+            using var scope = NewDisposeScope();
+            var x = inputs[i].detach();
+            x.requires_grad = true;
+            set_rng_state(rng[i]);
+            var y = pass.Layer(i, x);
+            y.backward([grad]);
+            grad = x.grad?.MoveToOuterDisposeScope();
+        }
+        set_rng_state(afterForward);
+        if (pass.Hidden.requires_grad && grad is not null) pass.Hidden.backward([grad]);
+        return loss;
+    }
+
+    /// <summary>The head and its loss a slice of positions at a time; gradients land in hidden.grad (and the head's parameters).</summary>
+    private static double HeadLossBackward(ILanguageModelHead lm, TaskKind kind, BatchTensors batch, Tensor hidden, double scale, long sliceBytes)
+    {
         var labels = kind == TaskKind.CausalLm
             ? cat([batch.Labels[.., 1..], full(batch.Labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: batch.Labels.dtype, device: batch.Labels.device)], 1)
             : batch.Labels;
@@ -36,9 +97,7 @@ public static class TrainingStep
         long count = flatLabels.ne(TokenizedExample.IgnoreIndex).sum().item<long>();
         if (count == 0) return 0;
 
-        var detached = hidden.detach();
-        detached.requires_grad = true;
-        var rows = detached.reshape(-1, detached.shape[^1]);
+        var rows = hidden.reshape(-1, hidden.shape[^1]);
         var head = lm.LanguageModelHead;
         long vocabulary;
         using (no_grad())
@@ -55,7 +114,6 @@ public static class TrainingStep
             lossSum += loss.item<float>();
             loss.mul(scale / count).backward();
         }
-        if (hidden.requires_grad && detached.grad is { } grad) hidden.backward([grad]);
         return lossSum / count;
     }
 }

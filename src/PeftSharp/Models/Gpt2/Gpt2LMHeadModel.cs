@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace PeftSharp.Models.Gpt2;
 
 /// <summary>transformers' GPT2LMHeadModel: the backbone under "transformer" and an lm_head tied to wte.</summary>
-public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead
+public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead, ILayeredModel
 {
     private readonly Gpt2Model transformer;
     private nn.Module<Tensor, Tensor> lm_head;
@@ -39,6 +39,8 @@ public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead
     public Tensor ForwardHidden(ModelInputs inputs) => transformer.Forward(inputs);
 
     public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
+
+    public LayerPass BeginLayers(ModelInputs inputs) => transformer.BeginLayers(inputs);
 
     public override ModelOutput forward(ModelInputs inputs)
     {

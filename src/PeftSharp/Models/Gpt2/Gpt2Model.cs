@@ -28,7 +28,9 @@ public sealed class Gpt2Model : nn.Module
 
     public Embedding TokenEmbedding => wte;
 
-    public Tensor Forward(ModelInputs inputs)
+    public Tensor Forward(ModelInputs inputs) => BeginLayers(inputs).Run();
+
+    public LayerPass BeginLayers(ModelInputs inputs)
     {
         var embeds = inputs.InputsEmbeds ?? wte.forward(inputs.RequireInputIds("GPT-2"));
         long batch = embeds.shape[0], length = embeds.shape[1];
@@ -38,8 +40,13 @@ public sealed class Gpt2Model : nn.Module
         var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: embeds.device).unsqueeze(0);
         var hidden = drop.forward(embeds.add(wpe.forward(positions)));
         var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device);
-        for (int i = 0; i < h.Count; i++)
-            hidden = h[i].Forward(hidden, bias, inputs.Cache, i);
-        return ln_f.forward(hidden);
+        var cache = inputs.Cache;
+        return new LayerPass
+        {
+            Hidden = hidden,
+            Count = h.Count,
+            Layer = (i, x) => h[i].Forward(x, bias, cache, i),
+            Finish = ln_f.forward,
+        };
     }
 }

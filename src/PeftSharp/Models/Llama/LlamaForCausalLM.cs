@@ -8,7 +8,7 @@ namespace PeftSharp.Models.Llama;
 /// transformers' LlamaForCausalLM, also used for MistralForCausalLM and Qwen2ForCausalLM whose
 /// parameter names and computation are the same up to config switches.
 /// </summary>
-public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead
+public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead, ILayeredModel
 {
     private readonly LlamaModel model;
     private nn.Module<Tensor, Tensor> lm_head;
@@ -44,6 +44,8 @@ public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead
     public Tensor ForwardHidden(ModelInputs inputs) => model.Forward(inputs);
 
     public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
+
+    public LayerPass BeginLayers(ModelInputs inputs) => model.BeginLayers(inputs);
 
     public override ModelOutput forward(ModelInputs inputs)
     {

@@ -26,7 +26,9 @@ public sealed class LlamaModel : nn.Module
 
     public Embedding TokenEmbedding => embed_tokens;
 
-    public Tensor Forward(ModelInputs inputs)
+    public Tensor Forward(ModelInputs inputs) => BeginLayers(inputs).Run();
+
+    public LayerPass BeginLayers(ModelInputs inputs)
     {
         var hidden = inputs.InputsEmbeds ?? embed_tokens.forward(inputs.RequireInputIds(_config.ModelType));
         long length = hidden.shape[1];
@@ -34,8 +36,13 @@ public sealed class LlamaModel : nn.Module
         var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: hidden.device).unsqueeze(0);
         var (cos, sin) = _rotary.Compute(positions, hidden.dtype);
         var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device, _config.SlidingWindow);
-        for (int i = 0; i < layers.Count; i++)
-            hidden = layers[i].Forward(hidden, cos, sin, bias, inputs.Cache, i);
-        return norm.forward(hidden);
+        var cache = inputs.Cache;
+        return new LayerPass
+        {
+            Hidden = hidden,
+            Count = layers.Count,
+            Layer = (i, x) => layers[i].Forward(x, cos, sin, bias, cache, i),
+            Finish = norm.forward,
+        };
     }
 }
