@@ -61,7 +61,7 @@ public static class InspectCommand
         foreach (var (name, child) in module.named_children())
         {
             long count = child.parameters().Sum(p => p.numel());
-            var node = add(Markup.Escape($"{name}: {child.GetName()} ({count:N0})"));
+            var node = add(Markup.Escape($"{name}: {child.GetType().Name} ({count:N0})"));
             AddChildren(node.AddNode, child, depth - 1);
         }
     }

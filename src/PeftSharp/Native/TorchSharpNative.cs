@@ -81,7 +81,7 @@ public static class TorchSharpNative
     }
 
     /// <summary>The libstdc++ the process uses (the .NET host loads it), else the one the loader would pick.</summary>
-    private static string? LoadedLibStdCxx()
+    public static string? LoadedLibStdCxx()
     {
         string? FromMaps() => File.ReadLines("/proc/self/maps")
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
