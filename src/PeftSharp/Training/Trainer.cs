@@ -182,7 +182,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             {
                 OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
                 TrainableParameters = report.Trainable, AllParameters = report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
-                StopReason = stopReason, StepLog = steps, Evaluations = evals,
+                StopReason = stopReason, DataSplit = data.SplitDescription, StepLog = steps, Evaluations = evals,
             };
         }
         int weightsStep = state.Step;
@@ -210,6 +210,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             Before = before,
             After = after,
             StopReason = stopReason,
+            DataSplit = data.SplitDescription,
             StepLog = steps,
             Evaluations = evals,
         };

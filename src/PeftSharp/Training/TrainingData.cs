@@ -9,8 +9,10 @@ namespace PeftSharp.Training;
 /// </summary>
 public sealed class TrainingData
 {
-    private TrainingData(ITrainingTask task, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, LabelMap? labels, DataIssueLog issues)
+    private TrainingData(ITrainingTask task, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, LabelMap? labels, DataIssueLog issues,
+        string splitDescription)
     {
+        SplitDescription = splitDescription;
         Task = task;
         Train = train;
         Validation = validation;
@@ -23,6 +25,8 @@ public sealed class TrainingData
     public IReadOnlyList<TokenizedExample> Validation { get; }
     public LabelMap? Labels { get; }
     public DataIssueLog Issues { get; }
+    /// <summary>Which split was used and its sizes, in words, for logs and the report.</summary>
+    public string SplitDescription { get; }
 
     public static TrainingData Build(TrainingOptions o, ITextTokenizer tokenizer, Action<string>? log = null)
     {
@@ -31,14 +35,23 @@ public sealed class TrainingData
         if (string.IsNullOrEmpty(o.TrainData)) throw new PeftException("no training data: set train_data (--data)");
         var records = DataFileReader.ReadAll(o.TrainData, issues);
         DataSplit<DataRecord> split;
+        string how;
         if (o.ValidationData != null)
+        {
             split = new DataSplit<DataRecord>(records, DataFileReader.ReadAll(o.ValidationData, issues), []);
+            how = "validation file";
+        }
         else if (DatasetSplit.HasSplitColumn(records))
+        {
             split = DatasetSplit.ByColumn(records, issues);
+            how = "the data's split column";
+        }
         else
+        {
             split = DatasetSplit.TrainValidation(records, o.ValidationFraction, o.Seed);
+            how = $"{o.ValidationFraction:P0} held out with seed {o.Seed}";
+        }
         if (split.Validation.Count == 0) throw new PeftException($"{o.TrainData}: no validation records (set validation_fraction or validation_data)");
-        log?.Invoke($"data: {split}");
 
         LabelMap? labels = null;
         ITrainingTask task = o.Task switch
@@ -61,6 +74,8 @@ public sealed class TrainingData
         var train = task.Tokenize(split.Train, issues);
         var validation = task.Tokenize(split.Validation, issues);
         if (issues.SkippedCount > 0) log?.Invoke(issues.Summary());
-        return new TrainingData(task, train, validation, labels, issues);
+        var description = $"{how}: {split}";
+        log?.Invoke($"data: {description}");
+        return new TrainingData(task, train, validation, labels, issues, description);
     }
 }

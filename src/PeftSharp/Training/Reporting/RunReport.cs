@@ -42,7 +42,7 @@ public static class RunReport
         [
             ["model", Code(o.Model)],
             ["task", Escape(o.Task)],
-            ["data", DataLine(o)],
+            ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
             ["run folder", Code(summary.OutputDir)],
             ["adapter", Code(Relative(summary.AdapterDir, summary.OutputDir))],
@@ -136,8 +136,9 @@ public static class RunReport
         return string.Join("; ", parts);
     }
 
-    private static string DataLine(TrainingOptions o)
+    private static string DataLine(TrainingOptions o, string? split)
     {
+        if (split != null) return $"train {Code(o.TrainData)}; validation by {Escape(split)}";
         var validation = o.ValidationData != null ? Code(o.ValidationData)
             : $"{Num(o.ValidationFraction * 100)}% of the training data (seed {o.Seed}) unless it has a split column";
         return $"train {Code(o.TrainData)}; validation {validation}";
