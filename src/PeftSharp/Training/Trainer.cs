@@ -226,7 +226,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 p.requires_grad = o.Method == "full" || name.StartsWith(head, StringComparison.Ordinal);
             return null;
         }
-        if (o.Method != "lora") throw new PeftException($"method \"{o.Method}\" is not available yet (lora, full, head)");
+        if (o.Method is not ("lora" or "ia3")) throw new PeftException($"method \"{o.Method}\" is not available yet (lora, ia3, full, head)");
         if (o.FromAdapter != null)
         {
             _observer.OnMessage($"continuing adapter {o.FromAdapter}");
@@ -234,6 +234,20 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             foreach (var w in loaded.Warnings) _observer.OnMessage(w);
             return loaded;
         }
+        var taskType = kind switch
+        {
+            TaskKind.SequenceClassification => "SEQ_CLS",
+            TaskKind.Seq2SeqLm => "SEQ_2_SEQ_LM",
+            _ => "CAUSAL_LM",
+        };
+        var targets = o.TargetModules switch
+        {
+            null => new TargetSpec(),
+            [var single] when single == TargetSpec.AllLinear || single.IndexOfAny(['*', '(', '[', '\\', '^', '$', '|']) >= 0 => new TargetSpec { TargetRegex = single },
+            var list => new TargetSpec { TargetList = list },
+        };
+        if (o.Method == "ia3")
+            return PeftModel.Create(model, new Tuners.IA3.IA3Config { TaskType = taskType, BaseModelNameOrPath = o.Model, Targets = targets, ModulesToSave = o.ModulesToSave });
         var config = new LoraConfig
         {
             R = o.LoraR,
@@ -243,19 +257,9 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             UseDora = o.UseDora,
             InitLoraWeights = o.InitLoraWeights,
             ModulesToSave = o.ModulesToSave,
-            TaskType = kind switch
-            {
-                TaskKind.SequenceClassification => "SEQ_CLS",
-                TaskKind.Seq2SeqLm => "SEQ_2_SEQ_LM",
-                _ => "CAUSAL_LM",
-            },
+            TaskType = taskType,
             BaseModelNameOrPath = o.Model,
-            Targets = o.TargetModules switch
-            {
-                null => new TargetSpec(),
-                [var single] when single == TargetSpec.AllLinear || single.IndexOfAny(['*', '(', '[', '\\', '^', '$', '|']) >= 0 => new TargetSpec { TargetRegex = single },
-                var list => new TargetSpec { TargetList = list },
-            },
+            Targets = targets,
         };
         return PeftModel.Create(model, config);
     }

@@ -48,3 +48,31 @@ public sealed class ParameterHolder : nn.Module
 
     public TorchSharp.Modules.Parameter Weight => weight;
 }
+
+/// <summary>
+/// One parameter per adapter, registered under the adapter's name, for methods whose PEFT names are
+/// "ia3_l.default" (a ParameterDict) rather than "....default.weight".
+/// </summary>
+public sealed class AdapterParameterDict : nn.Module
+{
+    public AdapterParameterDict() : base("AdapterParameterDict") { }
+
+    public bool Contains(string adapter) => named_parameters(recurse: false).Any(p => p.name == adapter);
+
+    public TorchSharp.Modules.Parameter this[string adapter] => named_parameters(recurse: false).First(p => p.name == adapter).parameter;
+
+    public void Add(string adapter, TorchSharp.Modules.Parameter parameter)
+    {
+        if (adapter.Length == 0 || adapter.Contains('.')) throw new PeftException($"adapter name \"{adapter}\" must be non-empty and contain no '.'");
+        register_parameter(adapter, parameter);
+    }
+
+    public void Remove(string adapter)
+    {
+        if (!Contains(adapter)) return;
+        var parameter = this[adapter];
+        var field = typeof(nn.Module).GetField("_internal_params", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        ((System.Collections.IDictionary)field.GetValue(this)!).Remove(adapter);
+        parameter.Dispose();
+    }
+}

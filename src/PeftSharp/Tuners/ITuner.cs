@@ -14,8 +14,6 @@ public interface ITuner
     PeftConfig ReadConfig(JsonConfig json);
     /// <summary>Wraps the target modules of root (or extends existing wrappers) with a new adapter.</summary>
     IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig config);
-    /// <summary>The modules_to_save of a config (null when the method has none).</summary>
-    IReadOnlyList<string>? ModulesToSave(PeftConfig config);
     /// <summary>"none", "all" or "lora_only": base biases that train with the adapter.</summary>
     string BiasMode(PeftConfig config) => "none";
     /// <summary>A copy of the config to inject with when loading saved weights (no initialisation that rewrites the base).</summary>

@@ -20,13 +20,15 @@ public abstract class PeftConfig
     public string? BaseModelNameOrPath { get; set; }
     public string? Revision { get; set; }
     public bool InferenceMode { get; set; }
+    /// <summary>Whole modules trained and saved with the adapter (a new classifier, an lm_head).</summary>
+    public IReadOnlyList<string>? ModulesToSave { get; set; }
     public string? WrittenByPeftVersion { get; private set; }
     /// <summary>Fields of the file this config was read from that PeftSharp does not know, kept verbatim.</summary>
     public JsonObject UnknownFields { get; } = new();
 
     /// <summary>Every field this config type reads; the rest of a file goes to UnknownFields.</summary>
     protected virtual IEnumerable<string> KnownFields => ["peft_type", "task_type", "base_model_name_or_path", "revision",
-        "inference_mode", "auto_mapping", "peft_version"];
+        "inference_mode", "auto_mapping", "peft_version", "modules_to_save"];
 
     protected void ReadCommon(JsonConfig json)
     {
@@ -38,6 +40,7 @@ public abstract class PeftConfig
         Revision = json.GetString("revision", null);
         InferenceMode = json.GetBool("inference_mode", false);
         WrittenByPeftVersion = json.GetString("peft_version", null);
+        ModulesToSave = json.GetStringList("modules_to_save");
         var known = KnownFields.ToHashSet(StringComparer.Ordinal);
         foreach (var (key, value) in json.Root)
             if (!known.Contains(key)) UnknownFields[key] = value?.DeepClone();
@@ -55,6 +58,7 @@ public abstract class PeftConfig
             ["inference_mode"] = InferenceMode,
             ["auto_mapping"] = null,
             ["peft_version"] = PeftVersion,
+            ["modules_to_save"] = StringList(ModulesToSave),
         };
         WriteFields(fields);
         foreach (var (key, value) in UnknownFields) fields.TryAdd(key, value?.DeepClone());

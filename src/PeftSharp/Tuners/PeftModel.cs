@@ -60,12 +60,12 @@ public sealed class PeftModel
     public void AddAdapter(string adapter, PeftConfig config)
     {
         if (_configs.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists");
-        if (config.TaskType == "SEQ_CLS" && config is Lora.LoraConfig lora)
-            lora.ModulesToSave = (lora.ModulesToSave ?? []).Union(["classifier", "score"]).ToList();
+        // As PEFT: a sequence classifier's head is new, so it always trains and is saved with the adapter.
+        if (config.TaskType == "SEQ_CLS") config.ModulesToSave = (config.ModulesToSave ?? []).Union(["classifier", "score"]).ToList();
         var tuner = TunerRegistry.For(config.PeftType);
         if (Model is PretrainedModel pm) config.BaseModelNameOrPath ??= pm.Config.Raw.Source is var s && s.EndsWith("config.json", StringComparison.Ordinal) ? Path.GetDirectoryName(s) : null;
         _replacements.AddRange(tuner.Inject(Model, adapter, config));
-        AddModulesToSave(adapter, tuner.ModulesToSave(config));
+        AddModulesToSave(adapter, config.ModulesToSave);
         _configs[adapter] = config;
         foreach (var key in config.UnknownFields.Select(kv => kv.Key))
             _warnings.Add($"adapter \"{adapter}\": field \"{key}\" of adapter_config.json is unknown to PeftSharp (written by PEFT {config.WrittenByPeftVersion ?? "?"}); kept as is");

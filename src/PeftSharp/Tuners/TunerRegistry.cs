@@ -9,6 +9,7 @@ public static class TunerRegistry
     private static readonly Dictionary<string, ITuner> Tuners = new(StringComparer.OrdinalIgnoreCase)
     {
         ["LORA"] = new LoraTuner(),
+        ["IA3"] = new IA3.IA3Tuner(),
     };
 
     public static IReadOnlyCollection<string> Supported => Tuners.Keys;

@@ -60,6 +60,18 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
     }
 
     [Fact]
+    public void Ia3TrainsThroughTheSameLoopAndSavesPeftKeys()
+    {
+        var summary = new Trainer(_run.Options("ia3") with { Method = "ia3", MaxSteps = 8, LearningRate = 1e-2 }).Run();
+        Assert.Equal("finished", summary.StopReason);
+        var keys = Adapter(summary.AdapterDir).Keys.ToList();
+        Assert.Contains("base_model.model.bert.encoder.layer.0.attention.self.key.ia3_l", keys);
+        Assert.Contains("base_model.model.bert.encoder.layer.0.output.dense.ia3_l", keys);
+        Assert.Contains("base_model.model.classifier.weight", keys); // SEQ_CLS: the new head is saved with the adapter
+        Assert.Contains("\"peft_type\": \"IA3\"", File.ReadAllText(Path.Combine(summary.AdapterDir, PeftModel.ConfigFile)));
+    }
+
+    [Fact]
     public void ThousandStepsKeepLiveTensorsFlat()
     {
         var recorder = new Recorder();

@@ -24,13 +24,12 @@ public sealed class LoraConfig : PeftConfig
     /// <summary>A bias on lora_B.</summary>
     public bool LoraBias { get; set; }
     public bool FanInFanOut { get; set; }
-    public IReadOnlyList<string>? ModulesToSave { get; set; }
     public IReadOnlyDictionary<string, double> RankPattern { get; set; } = new Dictionary<string, double>();
     public IReadOnlyDictionary<string, double> AlphaPattern { get; set; } = new Dictionary<string, double>();
 
     protected override IEnumerable<string> KnownFields => base.KnownFields.Concat([
         "r", "lora_alpha", "lora_dropout", "target_modules", "exclude_modules", "layers_to_transform", "layers_pattern",
-        "init_lora_weights", "use_rslora", "use_dora", "bias", "lora_bias", "fan_in_fan_out", "modules_to_save",
+        "init_lora_weights", "use_rslora", "use_dora", "bias", "lora_bias", "fan_in_fan_out",
         "rank_pattern", "alpha_pattern",
         // known to PEFT 0.18; accepted only at their defaults (checked in Read)
         "alora_invocation_tokens", "arrow_config", "corda_config", "ensure_weight_tying", "eva_config", "layer_replication",
@@ -60,7 +59,6 @@ public sealed class LoraConfig : PeftConfig
         if (c.Bias is not ("none" or "all" or "lora_only")) throw new PeftException($"{json.Source}: \"bias\" must be none, all or lora_only, got {c.Bias}");
         c.LoraBias = json.GetBool("lora_bias", false);
         c.FanInFanOut = json.GetBool("fan_in_fan_out", false);
-        c.ModulesToSave = json.GetStringList("modules_to_save");
         c.RankPattern = json.GetNumberMap("rank_pattern");
         c.AlphaPattern = json.GetNumberMap("alpha_pattern");
         RequireDefault(json, "layer_replication", "layer replication");
@@ -98,7 +96,6 @@ public sealed class LoraConfig : PeftConfig
         f["bias"] = Bias;
         f["lora_bias"] = LoraBias;
         f["fan_in_fan_out"] = FanInFanOut;
-        f["modules_to_save"] = StringList(ModulesToSave);
         f["rank_pattern"] = NumberMap(RankPattern, integers: true);
         f["alpha_pattern"] = NumberMap(AlphaPattern, integers: false);
         f["alora_invocation_tokens"] = null;

@@ -13,8 +13,6 @@ public sealed class LoraTuner : ITuner
 
     public PeftConfig ReadConfig(JsonConfig json) => LoraConfig.Read(json);
 
-    public IReadOnlyList<string>? ModulesToSave(PeftConfig config) => ((LoraConfig)config).ModulesToSave;
-
     public string BiasMode(PeftConfig config) => ((LoraConfig)config).Bias;
 
     public PeftConfig ForLoading(PeftConfig config)
