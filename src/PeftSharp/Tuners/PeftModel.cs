@@ -215,6 +215,10 @@ public sealed class PeftModel
                     result[AdapterKeys.ToSaved(path, name, adapter)] = p;
         foreach (var (name, p) in BiasParameters(TunerRegistry.For(config.PeftType).BiasMode(config)))
             result[AdapterKeys.Prefix + name] = p;
+        foreach (var (_, layer) in Layers)
+            if (layer is ISharedAdapterTensors shared && layer.AdapterNames.Contains(adapter))
+                foreach (var (name, tensor) in shared.SharedTensors(adapter))
+                    result.TryAdd("base_model." + name, tensor);
         return result;
     }
 

@@ -10,6 +10,7 @@ public static class TunerRegistry
     {
         ["LORA"] = new LoraTuner(),
         ["IA3"] = new IA3.IA3Tuner(),
+        ["VERA"] = new Vera.VeraTuner(),
     };
 
     public static IReadOnlyCollection<string> Supported => Tuners.Keys;
