@@ -11,6 +11,7 @@ public static class TunerRegistry
         ["LORA"] = new LoraTuner(),
         ["IA3"] = new IA3.IA3Tuner(),
         ["VERA"] = new Vera.VeraTuner(),
+        ["LOHA"] = new LoHa.LoHaTuner(),
     };
 
     public static IReadOnlyCollection<string> Supported => Tuners.Keys;

@@ -12,13 +12,22 @@ namespace PeftSharp.Tests.Tuners;
 /// </summary>
 public class AdapterConfigFormatTests
 {
-    public static TheoryData<string, string> Methods => new() { { "LORA", "gpt2/adapters/lora" }, { "IA3", "llama/adapters/ia3" } };
+    public static TheoryData<string, string> Methods => new()
+    {
+        { "LORA", "gpt2/adapters/lora" }, { "IA3", "llama/adapters/ia3" }, { "VERA", "llama/adapters/vera" }, { "LOHA", "llama/adapters/loha" },
+    };
 
     [Theory]
     [MemberData(nameof(Methods))]
     public void FreshConfigsHavePeftsFieldsAndNoOthers(string peftType, string fixture)
     {
-        PeftConfig config = peftType == "LORA" ? new LoraConfig { TaskType = "CAUSAL_LM" } : new IA3Config { TaskType = "CAUSAL_LM" };
+        PeftConfig config = peftType switch
+        {
+            "LORA" => new LoraConfig { TaskType = "CAUSAL_LM" },
+            "IA3" => new IA3Config { TaskType = "CAUSAL_LM" },
+            "VERA" => new PeftSharp.Tuners.Vera.VeraConfig { TaskType = "CAUSAL_LM" },
+            _ => new PeftSharp.Tuners.LoHa.LoHaConfig { TaskType = "CAUSAL_LM" },
+        };
         var ours = JsonNode.Parse(config.ToJson())!.AsObject();
         var peft = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Root, fixture, PeftModel.ConfigFile)))!.AsObject();
         Assert.Equal(peft.Select(kv => kv.Key).Order(), ours.Select(kv => kv.Key).Order());

@@ -1,0 +1,29 @@
+using System.Text.Json.Nodes;
+using PeftSharp.IO;
+using PeftSharp.Models;
+using PeftSharp.Tests.Support;
+using PeftSharp.Tuners;
+using PeftSharp.Tuners.LoHa;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Tests.Tuners;
+
+public class LoHaBehaviourTests
+{
+    [Fact]
+    public void StartsAsTheIdentityAndRefusesGpt2sConv1DAsPeftDoes()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Llama());
+        var ids = tensor(new long[,] { { 1, 2, 3, 4 } });
+        Tensor Logits() { using (no_grad()) return model.forward(new ModelInputs { InputIds = ids }).Logits!; }
+        var before = Logits();
+        var peft = PeftModel.Create(model, LoHaConfig.Read(new JsonConfig(new JsonObject { ["peft_type"] = "LOHA", ["r"] = 4 }, "t")));
+        Assert.True(Logits().allclose(before, 0, 0));
+        Assert.Equal(2 * (4 * 4 * 32 + 2 * 4 * 32 + 2 * 4 * 16), peft.TrainableParameters().Trainable); // q: 32->32, v: 32->16
+
+        using var gpt2 = TinyModels.Create(TinyModels.Gpt2());
+        var e = Assert.Throws<PeftException>(() => PeftModel.Create(gpt2, LoHaConfig.Read(new JsonConfig(new JsonObject { ["peft_type"] = "LOHA" }, "t"))));
+        Assert.Contains("match no module", e.Message);
+    }
+}
