@@ -12,6 +12,7 @@ public static class TunerRegistry
         ["IA3"] = new IA3.IA3Tuner(),
         ["VERA"] = new Vera.VeraTuner(),
         ["LOHA"] = new LoHa.LoHaTuner(),
+        ["LOKR"] = new LoKr.LoKrTuner(),
     };
 
     public static IReadOnlyCollection<string> Supported => Tuners.Keys;

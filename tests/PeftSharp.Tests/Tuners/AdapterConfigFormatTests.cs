@@ -14,7 +14,7 @@ public class AdapterConfigFormatTests
 {
     public static TheoryData<string, string> Methods => new()
     {
-        { "LORA", "gpt2/adapters/lora" }, { "IA3", "llama/adapters/ia3" }, { "VERA", "llama/adapters/vera" }, { "LOHA", "llama/adapters/loha" },
+        { "LORA", "gpt2/adapters/lora" }, { "IA3", "llama/adapters/ia3" }, { "VERA", "llama/adapters/vera" }, { "LOHA", "llama/adapters/loha" }, { "LOKR", "llama/adapters/lokr" },
     };
 
     [Theory]
@@ -26,7 +26,8 @@ public class AdapterConfigFormatTests
             "LORA" => new LoraConfig { TaskType = "CAUSAL_LM" },
             "IA3" => new IA3Config { TaskType = "CAUSAL_LM" },
             "VERA" => new PeftSharp.Tuners.Vera.VeraConfig { TaskType = "CAUSAL_LM" },
-            _ => new PeftSharp.Tuners.LoHa.LoHaConfig { TaskType = "CAUSAL_LM" },
+            "LOHA" => new PeftSharp.Tuners.LoHa.LoHaConfig { TaskType = "CAUSAL_LM" },
+            _ => new PeftSharp.Tuners.LoKr.LoKrConfig { TaskType = "CAUSAL_LM" },
         };
         var ours = JsonNode.Parse(config.ToJson())!.AsObject();
         var peft = JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Root, fixture, PeftModel.ConfigFile)))!.AsObject();

@@ -10,6 +10,16 @@ namespace PeftSharp.Tests.Tuners;
 
 public class LoHaBehaviourTests
 {
+    [Theory]
+    [InlineData(256, -1, 16, 16)]
+    [InlineData(128, -1, 8, 16)]
+    [InlineData(127, -1, 1, 127)]
+    [InlineData(128, 4, 4, 32)]
+    [InlineData(64, -1, 8, 8)]
+    [InlineData(96, -1, 8, 12)]
+    public void LoKrFactorisesAsPeft(int dimension, int factor, int m, int n) =>
+        Assert.Equal((m, n), PeftSharp.Tuners.LoKr.LoKrConfig.Factorize(dimension, factor));
+
     [Fact]
     public void StartsAsTheIdentityAndRefusesGpt2sConv1DAsPeftDoes()
     {

@@ -1,0 +1,44 @@
+using PeftSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Tuners;
+
+/// <summary>
+/// The injection loop methods share: resolve targets (or the architecture's defaults), then for each target either
+/// add the adapter to the wrapper already there or wrap the module in a new one.
+/// </summary>
+public static class TargetWrapping
+{
+    public static TargetSpec WithDefaults(nn.Module root, TargetSpec targets, string method)
+    {
+        if (targets.HasTargets) return targets;
+        var modelType = (root as PretrainedModel)?.Config.ModelType
+            ?? throw new PeftException($"{method}: target_modules is required for this model");
+        var defaults = Lora.LoraDefaults.For(modelType)
+            ?? throw new PeftException($"no default {method} targets for model_type \"{modelType}\": give target_modules");
+        return targets with { TargetList = defaults };
+    }
+
+    /// <summary>Wraps every selected module; returns the replacements to undo later.</summary>
+    public static List<ModuleTree.Replacement> Wrap<TLayer>(nn.Module root, TargetSpec targets, IReadOnlyCollection<string> modulesToSave,
+        Func<nn.Module, bool> canWrap, Func<nn.Module<Tensor, Tensor>, TLayer> create, Action<TLayer, string> addAdapter)
+        where TLayer : nn.Module
+    {
+        var names = TargetSelector.Select(root, targets, m => m is TLayer || canWrap(m), modulesToSave);
+        var replacements = new List<ModuleTree.Replacement>();
+        foreach (var name in names)
+        {
+            var module = ModuleTree.Get(root, name);
+            if (module is TLayer existing)
+            {
+                addAdapter(existing, name);
+                continue;
+            }
+            var layer = create((nn.Module<Tensor, Tensor>)module);
+            addAdapter(layer, name);
+            replacements.Add(ModuleTree.Replace(root, name, layer));
+        }
+        return replacements;
+    }
+}
