@@ -20,25 +20,41 @@ public static class TargetWrapping
         return targets with { TargetList = defaults };
     }
 
-    /// <summary>Wraps every selected module; returns the replacements to undo later.</summary>
-    public static List<ModuleTree.Replacement> Wrap<TLayer>(nn.Module root, TargetSpec targets, IReadOnlyCollection<string> modulesToSave,
-        Func<nn.Module, bool> canWrap, Func<nn.Module<Tensor, Tensor>, TLayer> create, Action<TLayer, string> addAdapter)
+    /// <summary>
+    /// Wraps every selected module (names as selected, see <see cref="TargetSelector"/>); returns the replacements to
+    /// undo later. All or nothing: if any module fails, the ones already wrapped are put back before the error goes on.
+    /// </summary>
+    public static List<ModuleTree.Replacement> Wrap<TLayer>(nn.Module root, IReadOnlyList<string> names,
+        Func<nn.Module<Tensor, Tensor>, string, TLayer> create, Action<TLayer, string> addAdapter)
         where TLayer : nn.Module
     {
-        var names = TargetSelector.Select(root, targets, m => m is TLayer || canWrap(m), modulesToSave);
         var replacements = new List<ModuleTree.Replacement>();
-        foreach (var name in names)
+        try
         {
-            var module = ModuleTree.Get(root, name);
-            if (module is TLayer existing)
+            foreach (var name in names)
             {
-                addAdapter(existing, name);
-                continue;
+                var module = ModuleTree.Get(root, name);
+                if (module is TLayer existing)
+                {
+                    addAdapter(existing, name);
+                    continue;
+                }
+                var layer = create((nn.Module<Tensor, Tensor>)module, name);
+                addAdapter(layer, name);
+                replacements.Add(ModuleTree.Replace(root, name, layer));
             }
-            var layer = create((nn.Module<Tensor, Tensor>)module);
-            addAdapter(layer, name);
-            replacements.Add(ModuleTree.Replace(root, name, layer));
+        }
+        catch
+        {
+            for (int i = replacements.Count - 1; i >= 0; i--) replacements[i].Restore();
+            throw;
         }
         return replacements;
     }
+
+    /// <summary>Selects the targets and wraps them.</summary>
+    public static List<ModuleTree.Replacement> Wrap<TLayer>(nn.Module root, TargetSpec targets, IReadOnlyCollection<string> modulesToSave,
+        Func<nn.Module, bool> canWrap, Func<nn.Module<Tensor, Tensor>, string, TLayer> create, Action<TLayer, string> addAdapter)
+        where TLayer : nn.Module =>
+        Wrap(root, TargetSelector.Select(root, targets, m => m is TLayer || canWrap(m), modulesToSave), create, addAdapter);
 }

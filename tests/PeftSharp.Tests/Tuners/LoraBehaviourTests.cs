@@ -191,6 +191,18 @@ public class LoraBehaviourTests
     }
 
     [Fact]
+    public void AFailedInjectionLeavesTheModelAsItWas()
+    {
+        using var model = TinyModels.Create(TinyModels.Llama());
+        var names = model.named_parameters().Select(p => p.name).ToList();
+        // q_proj layers are wrapped first; the rank pattern then makes v_proj fail: everything must be put back.
+        var e = Assert.Throws<PeftException>(() => PeftModel.Create(model, Config(c => c["rank_pattern"] = new JsonObject { ["v_proj"] = 0 })));
+        Assert.Contains("rank", e.Message);
+        Assert.Equal(names, model.named_parameters().Select(p => p.name).ToList());
+        Assert.DoesNotContain(ModuleTree.NamedModules(model), m => m.Module is IAdapterLayer);
+    }
+
+    [Fact]
     public void UnknownConfigFieldsAreKeptAndReported()
     {
         var json = new JsonObject { ["peft_type"] = "LORA", ["r"] = 2, ["target_modules"] = new JsonArray("q_proj"), ["future_option"] = new JsonObject { ["x"] = 1 } };

@@ -42,21 +42,12 @@ public sealed class IA3Tuner : ITuner
             config.Targets = config.Targets with { TargetList = d.Targets };
             config.FeedforwardList ??= d.Feedforward;
         }
-        var names = TargetSelector.Select(root, config.Targets, m => LinearBase.IsLinear(m) || m is IA3Layer, config.ModulesToSave ?? []);
-        var replacements = new List<ModuleTree.Replacement>();
-        foreach (var name in names)
-        {
-            var module = ModuleTree.Get(root, name);
-            if (module is IA3Layer existing)
+        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], LinearBase.IsLinear,
+            (module, name) =>
             {
-                existing.AddAdapter(adapter, config.InitIA3Weights);
-                continue;
-            }
-            if (module is Conv1D) config.FanInFanOut = true;
-            var layer = new IA3Layer((nn.Module<Tensor, Tensor>)module, config.IsFeedforward(name));
-            layer.AddAdapter(adapter, config.InitIA3Weights);
-            replacements.Add(ModuleTree.Replace(root, name, layer));
-        }
-        return replacements;
+                if (module is Conv1D) config.FanInFanOut = true;
+                return new IA3Layer(module, config.IsFeedforward(name));
+            },
+            (layer, _) => layer.AddAdapter(adapter, config.InitIA3Weights));
     }
 }

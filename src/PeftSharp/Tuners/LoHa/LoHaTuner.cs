@@ -15,7 +15,7 @@ public sealed class LoHaTuner : ITuner
     {
         var config = (LoHaConfig)peftConfig;
         config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "LoHa");
-        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], m => m is Linear, m => new LoHaLayer(m),
+        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], m => m is Linear, (m, _) => new LoHaLayer(m),
             (layer, name) =>
             {
                 var (rank, alpha) = config.For(name);

@@ -15,7 +15,7 @@ public sealed class LoKrTuner : ITuner
     {
         var config = (LoKrConfig)peftConfig;
         config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "LoKr");
-        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], m => m is Linear, m => new LoKrLayer(m),
+        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], m => m is Linear, (m, _) => new LoKrLayer(m),
             (layer, name) =>
             {
                 var (rank, alpha) = config.For(name);

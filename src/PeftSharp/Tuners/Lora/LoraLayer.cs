@@ -49,6 +49,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
     public void AddAdapter(string adapter, int rank, double alpha, LoraConfig config)
     {
         if (_settings.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists on this layer");
+        if (rank <= 0) throw new PeftException($"LoRA rank must be positive, got {rank} (check r and rank_pattern)");
         if (config.UseDora && config.LoraBias) throw new PeftException("DoRA with lora_bias is not supported");
         var device = _base.Weight.device;
         var dtype = _base.Weight.dtype;

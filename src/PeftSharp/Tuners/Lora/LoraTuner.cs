@@ -27,34 +27,23 @@ public sealed class LoraTuner : ITuner
     public IEnumerable<ModuleTree.Replacement> Inject(nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (LoraConfig)peftConfig;
-        if (!config.Targets.HasTargets)
-        {
-            var modelType = (root as PretrainedModel)?.Config.ModelType;
-            var defaults = modelType is null ? null : LoraDefaults.For(modelType)
-                ?? throw new PeftException($"no default LoRA targets for model_type \"{modelType}\": give target_modules");
-            config.Targets = config.Targets with { TargetList = defaults ?? throw new PeftException("target_modules is required for this model") };
-        }
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "LoRA");
         var names = TargetSelector.Select(root, config.Targets, m => LinearBase.IsLinear(m) || m is LoraLayer, config.ModulesToSave ?? []);
         if (config.Targets.IsAllLinear)
         {
             var all = ModuleTree.NamedModules(root).Select(m => m.Name).Where(n => n.Length > 0).ToList();
             config.Targets = config.Targets with { TargetRegex = null, TargetList = TargetSelector.Resolved(names, all) };
         }
-        var replacements = new List<ModuleTree.Replacement>();
-        foreach (var name in names)
-        {
-            var module = ModuleTree.Get(root, name);
-            var (rank, alpha) = config.For(name);
-            if (module is LoraLayer existing)
+        return TargetWrapping.Wrap(root, names,
+            (module, _) =>
             {
-                existing.AddAdapter(adapter, rank, alpha, config);
-                continue;
-            }
-            if (module is Conv1D) config.FanInFanOut = true;
-            var layer = new LoraLayer((nn.Module<Tensor, Tensor>)module);
-            layer.AddAdapter(adapter, rank, alpha, config);
-            replacements.Add(ModuleTree.Replace(root, name, layer));
-        }
-        return replacements;
+                if (module is Conv1D) config.FanInFanOut = true;
+                return new LoraLayer(module);
+            },
+            (layer, name) =>
+            {
+                var (rank, alpha) = config.For(name);
+                layer.AddAdapter(adapter, rank, alpha, config);
+            });
     }
 }

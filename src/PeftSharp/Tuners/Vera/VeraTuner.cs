@@ -16,13 +16,7 @@ public sealed class VeraTuner : ITuner
     public IEnumerable<ModuleTree.Replacement> Inject(nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (VeraConfig)peftConfig;
-        if (!config.Targets.HasTargets)
-        {
-            var modelType = (root as PretrainedModel)?.Config.ModelType;
-            var defaults = modelType is null ? null : Lora.LoraDefaults.For(modelType)
-                ?? throw new PeftException($"no default VeRA targets for model_type \"{modelType}\": give target_modules");
-            config.Targets = config.Targets with { TargetList = defaults ?? throw new PeftException("target_modules is required for this model") };
-        }
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "VeRA");
         var names = TargetSelector.Select(root, config.Targets, m => LinearBase.IsLinear(m) || m is VeraLayer, config.ModulesToSave ?? []);
         var bases = names.Select(n => ModuleTree.Get(root, n) switch
         {
@@ -32,21 +26,13 @@ public sealed class VeraTuner : ITuner
         long maxIn = bases.Max(b => b.InFeatures), maxOut = bases.Max(b => b.OutFeatures);
         var (a, b) = Projections(config, maxIn, maxOut, bases[0].Weight.dtype, bases[0].Weight.device);
 
-        var replacements = new List<ModuleTree.Replacement>();
-        foreach (var name in names)
-        {
-            var module = ModuleTree.Get(root, name);
-            if (module is VeraLayer existing)
+        return TargetWrapping.Wrap(root, names,
+            (module, _) =>
             {
-                existing.AddAdapter(adapter, a, b, config);
-                continue;
-            }
-            if (module is Conv1D) config.FanInFanOut = true;
-            var layer = new VeraLayer((nn.Module<Tensor, Tensor>)module);
-            layer.AddAdapter(adapter, a, b, config);
-            replacements.Add(ModuleTree.Replace(root, name, layer));
-        }
-        return replacements;
+                if (module is Conv1D) config.FanInFanOut = true;
+                return new VeraLayer(module);
+            },
+            (layer, _) => layer.AddAdapter(adapter, a, b, config));
     }
 
     /// <summary>Kaiming-uniform projections drawn from a generator seeded with projection_prng_key, as PEFT does.</summary>
