@@ -13,6 +13,7 @@ public static class TunerRegistry
         ["VERA"] = new Vera.VeraTuner(),
         ["LOHA"] = new LoHa.LoHaTuner(),
         ["LOKR"] = new LoKr.LoKrTuner(),
+        ["ADALORA"] = new AdaLora.AdaLoraTuner(),
     };
 
     public static IReadOnlyCollection<string> Supported => Tuners.Keys;

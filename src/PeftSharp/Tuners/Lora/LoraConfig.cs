@@ -36,6 +36,12 @@ public sealed class LoraConfig : PeftConfig
         "loftq_config", "megatron_config", "megatron_core", "qalora_group_size", "target_parameters", "trainable_token_indices", "use_qalora",
     ]);
 
+    /// <summary>The field names a LoRA config file has (AdaLoRA's file extends them).</summary>
+    internal IEnumerable<string> LoraFieldNames() => KnownFields;
+
+    /// <summary>LoRA's fields with this config's values (AdaLoRA writes them too).</summary>
+    internal void WriteLoraFields(IDictionary<string, JsonNode?> fields) => WriteFields(fields);
+
     public static LoraConfig Read(JsonConfig json)
     {
         var c = new LoraConfig();

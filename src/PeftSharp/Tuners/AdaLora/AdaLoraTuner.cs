@@ -1,0 +1,26 @@
+using PeftSharp.IO;
+using PeftSharp.Models.Gpt2;
+using TorchSharp;
+
+namespace PeftSharp.Tuners.AdaLora;
+
+/// <summary>AdaLoRA's registration: each target gets an <see cref="AdaLoraLayer"/> of the rank its mask kept (init_r before allocation).</summary>
+public sealed class AdaLoraTuner : ITuner
+{
+    public string PeftType => "ADALORA";
+
+    public PeftConfig ReadConfig(JsonConfig json) => AdaLoraConfig.Read(json);
+
+    public IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig peftConfig)
+    {
+        var config = (AdaLoraConfig)peftConfig;
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "AdaLoRA");
+        return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], LinearBase.IsLinear,
+            (module, _) =>
+            {
+                if (module is Conv1D) config.FanInFanOut = true;
+                return new AdaLoraLayer(module);
+            },
+            (layer, name) => layer.AddAdapter(adapter, config.RankOf(name), config));
+    }
+}
