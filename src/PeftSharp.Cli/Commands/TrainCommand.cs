@@ -61,7 +61,7 @@ public static class TrainCommand
         "SkipMalformed" => "Skip malformed records, reporting each with file and line (true), or stop at the first (false)",
         "BlockSize" => "Causal LM: tokens per packed block", "ModulesToSave" => "Whole modules to train and save with the adapter (e.g. a new head)",
         "UseRsLora" => "rsLoRA scaling alpha/sqrt(r)", "UseDora" => "DoRA: weight-decomposed LoRA", "InitLoraWeights" => "true | false | gaussian | pissa | pissa_niter_N | olora",
-        "Method" => "lora | ia3 | full | head (full fine-tuning and head-only are baselines)",
+        "Method" => "lora | ia3 | loha | lokr | vera | full | head (full fine-tuning and head-only are baselines)",
         "FromAdapter" => "Continue training this finished adapter folder",
         "Resume" => "Continue from the newest checkpoint in the output folder",
         "LoraR" => "LoRA rank", "LoraAlpha" => "LoRA alpha (scaling alpha/r)", "LoraDropout" => "Dropout on the LoRA input",

@@ -35,7 +35,7 @@ public static class TrainConfigFile
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> AllowedValues { get; } = new Dictionary<string, IReadOnlyList<string>>
     {
         [nameof(TrainingOptions.Task)] = ["classification", "causal-lm", "instruction", "seq2seq"],
-        [nameof(TrainingOptions.Method)] = ["lora", "ia3", "full", "head"],
+        [nameof(TrainingOptions.Method)] = ["lora", "ia3", "loha", "lokr", "vera", "full", "head"],
         [nameof(TrainingOptions.Optimizer)] = ["adamw", "sgd"],
         [nameof(TrainingOptions.Scheduler)] = ["constant", "linear", "cosine"],
         [nameof(TrainingOptions.Pooling)] = ["cls", "mean"],

@@ -226,7 +226,8 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 p.requires_grad = o.Method == "full" || name.StartsWith(head, StringComparison.Ordinal);
             return null;
         }
-        if (o.Method is not ("lora" or "ia3")) throw new PeftException($"method \"{o.Method}\" is not available yet (lora, ia3, full, head)");
+        if (o.Method is not ("lora" or "ia3" or "loha" or "lokr" or "vera"))
+            throw new PeftException($"method \"{o.Method}\" is not available for training (lora, ia3, loha, lokr, vera, full, head)");
         if (o.FromAdapter != null)
         {
             _observer.OnMessage($"continuing adapter {o.FromAdapter}");
@@ -246,8 +247,22 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             [var single] when single == TargetSpec.AllLinear || single.IndexOfAny(['*', '(', '[', '\\', '^', '$', '|']) >= 0 => new TargetSpec { TargetRegex = single },
             var list => new TargetSpec { TargetList = list },
         };
-        if (o.Method == "ia3")
-            return PeftModel.Create(model, new Tuners.IA3.IA3Config { TaskType = taskType, BaseModelNameOrPath = o.Model, Targets = targets, ModulesToSave = o.ModulesToSave });
+        // The other methods take the same rank, alpha and dropout options as LoRA where they have them.
+        PeftConfig? other = o.Method switch
+        {
+            "ia3" => new Tuners.IA3.IA3Config { Targets = targets },
+            "loha" => new Tuners.LoHa.LoHaConfig { R = o.LoraR, Alpha = o.LoraAlpha, Targets = targets },
+            "lokr" => new Tuners.LoKr.LoKrConfig { R = o.LoraR, Alpha = o.LoraAlpha, Targets = targets },
+            "vera" => new Tuners.Vera.VeraConfig { R = o.LoraR, VeraDropout = o.LoraDropout, ProjectionPrngKey = o.Seed, Targets = targets },
+            _ => null,
+        };
+        if (other != null)
+        {
+            other.TaskType = taskType;
+            other.BaseModelNameOrPath = o.Model;
+            other.ModulesToSave = o.ModulesToSave;
+            return PeftModel.Create(model, other);
+        }
         var config = new LoraConfig
         {
             R = o.LoraR,

@@ -31,7 +31,7 @@ public sealed record TrainingOptions
     public int BlockSize { get; init; } = 256;
 
     // --- the adapter
-    /// <summary>lora or ia3; "full" fine-tunes every parameter and "head" only the task head on the frozen model (baselines).</summary>
+    /// <summary>lora, ia3, loha, lokr or vera; "full" fine-tunes every parameter and "head" only the task head on the frozen model (baselines).</summary>
     public string Method { get; init; } = "lora";
     public int LoraR { get; init; } = 8;
     public double LoraAlpha { get; init; } = 16;

@@ -71,6 +71,19 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
         Assert.Contains("\"peft_type\": \"IA3\"", File.ReadAllText(Path.Combine(summary.AdapterDir, PeftModel.ConfigFile)));
     }
 
+    [Theory]
+    [InlineData("loha", "hada_w1_a")]
+    [InlineData("lokr", "lokr_w")]
+    [InlineData("vera", "vera_lambda_d")]
+    public void OtherMethodsTrainThroughTheSameLoop(string method, string keyPart)
+    {
+        var summary = new Trainer(_run.Options(method) with { Method = method, MaxSteps = 6, LearningRate = 1e-2, LoraR = 4 }).Run();
+        Assert.Equal("finished", summary.StopReason);
+        var keys = Adapter(summary.AdapterDir).Keys.ToList();
+        Assert.Contains(keys, k => k.Contains(keyPart));
+        Assert.True(summary.TrainableParameters > 0);
+    }
+
     [Fact]
     public void ThousandStepsKeepLiveTensorsFlat()
     {
