@@ -8,9 +8,8 @@ namespace PeftSharp.Tuners.LoKr;
 /// LoKr (Kronecker-product adaptation, from LyCORIS): delta W = kron(w1, w2) * alpha / r, where the output and input
 /// dimensions are each split into two factors and either Kronecker factor may itself be a low-rank product.
 /// </summary>
-public sealed class LoKrLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwardWithBase
+public sealed class LoKrLayer : DeltaWeightLayer
 {
-    private readonly nn.Module<Tensor, Tensor> base_layer;
     private readonly AdapterParameterDict lokr_w1 = new();
     private readonly AdapterParameterDict lokr_w1_a = new();
     private readonly AdapterParameterDict lokr_w1_b = new();
@@ -18,33 +17,18 @@ public sealed class LoKrLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
     private readonly AdapterParameterDict lokr_w2_a = new();
     private readonly AdapterParameterDict lokr_w2_b = new();
     private readonly Dictionary<string, (double Scaling, double RankDropout, bool RankDropoutScale, double ModuleDropout)> _settings = new(StringComparer.Ordinal);
-    private readonly List<string> _merged = [];
-    private readonly LinearBase _base;
 
-    public LoKrLayer(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoKrLayer))
-    {
-        _base = LinearBase.TryCreate(baseLayer) is { FanInFanOut: false } b ? b
-            : throw new PeftException($"LoKr wraps nn.Linear layers only (as PEFT), not {baseLayer.GetType().Name}");
-        base_layer = baseLayer;
-        RegisterComponents();
-    }
-
-    public nn.Module BaseLayer => base_layer;
-    public IEnumerable<string> AdapterNames => _settings.Keys.ToList();
-    public IReadOnlyList<string> ActiveAdapters { get; set; } = [];
-    public bool Disabled { get; set; }
-    public IReadOnlyList<string>? RowAdapters { get; set; }
-    public IReadOnlyList<string> MergedAdapters => _merged;
+    public LoKrLayer(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoKrLayer), "LoKr", baseLayer, allowConv1D: false) { }
 
     private IEnumerable<AdapterParameterDict> Dicts => [lokr_w1, lokr_w1_a, lokr_w1_b, lokr_w2, lokr_w2_a, lokr_w2_b];
 
     public void AddAdapter(string adapter, int rank, double alpha, LoKrConfig config)
     {
-        var (inM, inN) = LoKrConfig.Factorize((int)_base.InFeatures, config.DecomposeFactor);
-        var (outL, outK) = LoKrConfig.Factorize((int)_base.OutFeatures, config.DecomposeFactor);
+        var (inM, inN) = LoKrConfig.Factorize((int)Base.InFeatures, config.DecomposeFactor);
+        var (outL, outK) = LoKrConfig.Factorize((int)Base.OutFeatures, config.DecomposeFactor);
         bool fullW1 = !(config.DecomposeBoth && rank < Math.Max(outL, inM) / 2.0);
         bool fullW2 = !(rank < Math.Max(outK, inN) / 2.0);
-        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: _base.Weight.dtype, device: _base.Weight.device));
+        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: Base.Weight.dtype, device: Base.Weight.device));
         void Kaiming(Parameter p) => nn.init.kaiming_uniform_(p, a: Math.Sqrt(5));
         using (no_grad())
         {
@@ -82,73 +66,28 @@ public sealed class LoKrLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
             }
         }
         _settings[adapter] = (alpha / rank, config.RankDropout, config.RankDropoutScale, config.ModuleDropout);
+        Added(adapter);
     }
 
-    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
+    public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
         new[] { ("lokr_w1", lokr_w1), ("lokr_w1_a", lokr_w1_a), ("lokr_w1_b", lokr_w1_b), ("lokr_w2", lokr_w2), ("lokr_w2_a", lokr_w2_a), ("lokr_w2_b", lokr_w2_b) }
             .Where(d => d.Item2.Contains(adapter)).Select(d => ($"{d.Item1}.{adapter}", d.Item2[adapter]));
 
     /// <summary>delta W [out, in] = kron(w1, w2) * alpha / r; rank dropout (training) drops whole rows.</summary>
-    public Tensor DeltaWeight(string adapter)
+    public override Tensor DeltaWeight(string adapter)
     {
         var s = _settings[adapter];
         var w1 = lokr_w1.Contains(adapter) ? (Tensor)lokr_w1[adapter] : lokr_w1_a[adapter].matmul(lokr_w1_b[adapter]);
         var w2 = lokr_w2.Contains(adapter) ? (Tensor)lokr_w2[adapter] : lokr_w2_a[adapter].matmul(lokr_w2_b[adapter]);
         var weight = kron(w1, w2.contiguous()).mul(s.Scaling);
-        if (training && s.RankDropout > 0)
-        {
-            var drop = rand(weight.shape[0], device: weight.device).gt(s.RankDropout).to(weight.dtype);
-            if (s.RankDropoutScale) drop = drop.div(drop.mean());
-            weight = weight.mul(drop.unsqueeze(1));
-        }
-        return weight;
+        return training && s.RankDropout > 0 ? RowDropout.Apply(weight, s.RankDropout, s.RankDropoutScale) : weight;
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        if (Disabled && _merged.Count > 0) Unmerge();
-        return ForwardWithBase(x, base_layer.forward(x));
-    }
+    protected override bool Skipped(string adapter) => RowDropout.SkipModule(training, _settings[adapter].ModuleDropout);
 
-    public Tensor ForwardWithBase(Tensor x, Tensor result)
+    protected override void RemoveAdapter(string adapter)
     {
-        if (Disabled) return result;
-        if (RowAdapters != null) throw new PeftException("per-row adapters are not supported with LoKr");
-        foreach (var adapter in ActiveAdapters.Where(a => _settings.ContainsKey(a) && !_merged.Contains(a)))
-        {
-            if (training && _settings[adapter].ModuleDropout > 0 && rand(1).item<float>() <= _settings[adapter].ModuleDropout) continue;
-            result = result.add(nn.functional.linear(x, DeltaWeight(adapter)));
-        }
-        return result;
-    }
-
-    public void Merge(IEnumerable<string> adapters)
-    {
-        using var _ = no_grad();
-        foreach (var adapter in adapters.Where(a => _settings.ContainsKey(a) && !_merged.Contains(a)))
-        {
-            using var scope = NewDisposeScope();
-            _base.AddToWeight(DeltaWeight(adapter));
-            _merged.Add(adapter);
-        }
-    }
-
-    public void Unmerge()
-    {
-        using var _ = no_grad();
-        for (int i = _merged.Count - 1; i >= 0; i--)
-        {
-            using var scope = NewDisposeScope();
-            _base.AddToWeight(DeltaWeight(_merged[i]).neg());
-        }
-        _merged.Clear();
-    }
-
-    public void DeleteAdapter(string adapter)
-    {
-        if (_merged.Contains(adapter)) throw new PeftException($"adapter \"{adapter}\" is merged; unmerge it before deleting");
         foreach (var d in Dicts) d.Remove(adapter);
         _settings.Remove(adapter);
-        ActiveAdapters = ActiveAdapters.Where(a => a != adapter).ToList();
     }
 }
