@@ -17,17 +17,23 @@ public static class TaskLoss
             case TaskKind.SequenceClassification:
                 return (nn.functional.cross_entropy(logits.to(ScalarType.Float32), labels), labels.shape[0]);
             case TaskKind.CausalLm:
-            {
-                // Position t predicts label t+1. Shifting the labels (and ignoring the last position) instead of
-                // slicing the logits avoids copying the largest tensor of the step, [batch, seq, vocab], and its gradient.
-                var ignore = full(labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: labels.dtype, device: labels.device);
-                return TokenLoss(logits, cat([labels[.., 1..], ignore], 1));
-            }
             case TaskKind.Seq2SeqLm:
-                return TokenLoss(logits, labels);
+                return TokenLoss(logits, TokenTargets(kind, labels));
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
+    }
+
+    /// <summary>
+    /// The label each position is scored against. Causal LM: position t predicts token t+1, so labels shift left and
+    /// the last position is ignored; shifting the labels rather than slicing the logits avoids copying the largest
+    /// tensor of the step, [batch, seq, vocab], and its gradient. Seq2seq labels are already aligned.
+    /// </summary>
+    public static Tensor TokenTargets(TaskKind kind, Tensor labels)
+    {
+        if (kind != TaskKind.CausalLm) return labels;
+        var ignore = full(labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: labels.dtype, device: labels.device);
+        return cat([labels[.., 1..], ignore], 1);
     }
 
     private static (Tensor, long) TokenLoss(Tensor logits, Tensor labels)

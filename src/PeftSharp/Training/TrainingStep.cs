@@ -90,10 +90,7 @@ public static class TrainingStep
     /// <summary>The head and its loss a slice of positions at a time; gradients land in hidden.grad (and the head's parameters).</summary>
     private static double HeadLossBackward(ILanguageModelHead lm, TaskKind kind, BatchTensors batch, Tensor hidden, double scale, long sliceBytes)
     {
-        var labels = kind == TaskKind.CausalLm
-            ? cat([batch.Labels[.., 1..], full(batch.Labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: batch.Labels.dtype, device: batch.Labels.device)], 1)
-            : batch.Labels;
-        var flatLabels = labels.reshape(-1);
+        var flatLabels = TaskLoss.TokenTargets(kind, batch.Labels).reshape(-1);
         long count = flatLabels.ne(TokenizedExample.IgnoreIndex).sum().item<long>();
         if (count == 0) return 0;
 

@@ -14,8 +14,8 @@ public sealed class LoHaConfig : PeftConfig
     public TargetSpec Targets { get; set; } = new();
     /// <summary>true: w2_b = 0 (the identity at start); false: all four factors random (tests).</summary>
     public bool InitWeights { get; set; } = true;
-    public IReadOnlyDictionary<string, double> RankPattern { get; set; } = new Dictionary<string, double>();
-    public IReadOnlyDictionary<string, double> AlphaPattern { get; set; } = new Dictionary<string, double>();
+    /// <summary>rank_pattern and alpha_pattern: per-module overrides of r and alpha.</summary>
+    public RankAlphaPatterns Patterns { get; set; } = RankAlphaPatterns.Empty;
 
     protected override IEnumerable<string> KnownFields => base.KnownFields.Concat([
         "r", "alpha", "rank_dropout", "module_dropout", "use_effective_conv2d", "target_modules", "exclude_modules",
@@ -32,32 +32,21 @@ public sealed class LoHaConfig : PeftConfig
         c.ModuleDropout = json.GetDouble("module_dropout", 0)!.Value;
         c.Targets = TargetSpec.Read(json);
         c.InitWeights = json.GetBool("init_weights", true);
-        c.RankPattern = json.GetNumberMap("rank_pattern");
-        c.AlphaPattern = json.GetNumberMap("alpha_pattern");
+        c.Patterns = RankAlphaPatterns.Read(json);
         return c;
     }
 
-    public (int Rank, double Alpha) For(string moduleName)
-    {
-        int r = TargetSelector.PatternKey(RankPattern.Keys, moduleName) is { } rk ? (int)RankPattern[rk] : R;
-        double alpha = TargetSelector.PatternKey(AlphaPattern.Keys, moduleName) is { } ak ? AlphaPattern[ak] : Alpha;
-        return (r, alpha);
-    }
+    public (int Rank, double Alpha) For(string moduleName) => Patterns.For(moduleName, R, Alpha);
 
     protected override void WriteFields(IDictionary<string, JsonNode?> f)
     {
         Targets.Write(f);
         f["r"] = R;
-        f["alpha"] = Alpha == Math.Floor(Alpha) ? JsonValue.Create((long)Alpha) : JsonValue.Create(Alpha);
+        f["alpha"] = RankAlphaPatterns.Number(Alpha);
         f["rank_dropout"] = RankDropout;
         f["module_dropout"] = ModuleDropout;
         f["use_effective_conv2d"] = false;
         f["init_weights"] = InitWeights;
-        var rp = new JsonObject();
-        foreach (var (k, v) in RankPattern) rp[k] = (long)v;
-        var ap = new JsonObject();
-        foreach (var (k, v) in AlphaPattern) ap[k] = v;
-        f["rank_pattern"] = rp;
-        f["alpha_pattern"] = ap;
+        Patterns.Write(f);
     }
 }

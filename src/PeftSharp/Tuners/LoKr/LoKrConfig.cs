@@ -19,8 +19,8 @@ public sealed class LoKrConfig : PeftConfig
     public TargetSpec Targets { get; set; } = new();
     /// <summary>"true" (first factor zero: the identity), "false" (all random, tests) or "lycoris" (second factor zero).</summary>
     public string InitWeights { get; set; } = "true";
-    public IReadOnlyDictionary<string, double> RankPattern { get; set; } = new Dictionary<string, double>();
-    public IReadOnlyDictionary<string, double> AlphaPattern { get; set; } = new Dictionary<string, double>();
+    /// <summary>rank_pattern and alpha_pattern: per-module overrides of r and alpha.</summary>
+    public RankAlphaPatterns Patterns { get; set; } = RankAlphaPatterns.Empty;
 
     protected override IEnumerable<string> KnownFields => base.KnownFields.Concat([
         "r", "alpha", "rank_dropout", "module_dropout", "rank_dropout_scale", "use_effective_conv2d", "decompose_both", "decompose_factor",
@@ -46,23 +46,17 @@ public sealed class LoKrConfig : PeftConfig
             _ => json.GetString("init_weights"),
         };
         if (c.InitWeights is not ("true" or "false" or "lycoris")) throw new PeftException($"{json.Source}: init_weights must be true, false or \"lycoris\"");
-        c.RankPattern = json.GetNumberMap("rank_pattern");
-        c.AlphaPattern = json.GetNumberMap("alpha_pattern");
+        c.Patterns = RankAlphaPatterns.Read(json);
         return c;
     }
 
-    public (int Rank, double Alpha) For(string moduleName)
-    {
-        int r = TargetSelector.PatternKey(RankPattern.Keys, moduleName) is { } rk ? (int)RankPattern[rk] : R;
-        double alpha = TargetSelector.PatternKey(AlphaPattern.Keys, moduleName) is { } ak ? AlphaPattern[ak] : Alpha;
-        return (r, alpha);
-    }
+    public (int Rank, double Alpha) For(string moduleName) => Patterns.For(moduleName, R, Alpha);
 
     protected override void WriteFields(IDictionary<string, JsonNode?> f)
     {
         Targets.Write(f);
         f["r"] = R;
-        f["alpha"] = Alpha == Math.Floor(Alpha) ? JsonValue.Create((long)Alpha) : JsonValue.Create(Alpha);
+        f["alpha"] = RankAlphaPatterns.Number(Alpha);
         f["rank_dropout"] = RankDropout;
         f["module_dropout"] = ModuleDropout;
         f["rank_dropout_scale"] = RankDropoutScale;
@@ -70,12 +64,7 @@ public sealed class LoKrConfig : PeftConfig
         f["decompose_both"] = DecomposeBoth;
         f["decompose_factor"] = DecomposeFactor;
         f["init_weights"] = InitWeights switch { "true" => true, "false" => false, var s => s };
-        var rp = new JsonObject();
-        foreach (var (k, v) in RankPattern) rp[k] = (long)v;
-        var ap = new JsonObject();
-        foreach (var (k, v) in AlphaPattern) ap[k] = v;
-        f["rank_pattern"] = rp;
-        f["alpha_pattern"] = ap;
+        Patterns.Write(f);
     }
 
     /// <summary>

@@ -24,8 +24,8 @@ public sealed class LoraConfig : PeftConfig
     /// <summary>A bias on lora_B.</summary>
     public bool LoraBias { get; set; }
     public bool FanInFanOut { get; set; }
-    public IReadOnlyDictionary<string, double> RankPattern { get; set; } = new Dictionary<string, double>();
-    public IReadOnlyDictionary<string, double> AlphaPattern { get; set; } = new Dictionary<string, double>();
+    /// <summary>rank_pattern and alpha_pattern: per-module overrides of r and alpha.</summary>
+    public RankAlphaPatterns Patterns { get; set; } = RankAlphaPatterns.Empty;
 
     protected override IEnumerable<string> KnownFields => base.KnownFields.Concat([
         "r", "lora_alpha", "lora_dropout", "target_modules", "exclude_modules", "layers_to_transform", "layers_pattern",
@@ -65,8 +65,7 @@ public sealed class LoraConfig : PeftConfig
         if (c.Bias is not ("none" or "all" or "lora_only")) throw new PeftException($"{json.Source}: \"bias\" must be none, all or lora_only, got {c.Bias}");
         c.LoraBias = json.GetBool("lora_bias", false);
         c.FanInFanOut = json.GetBool("fan_in_fan_out", false);
-        c.RankPattern = json.GetNumberMap("rank_pattern");
-        c.AlphaPattern = json.GetNumberMap("alpha_pattern");
+        c.Patterns = RankAlphaPatterns.Read(json);
         RequireDefault(json, "layer_replication", "layer replication");
         RequireDefault(json, "loftq_config", "LoftQ initialisation");
         RequireDefault(json, "eva_config", "EVA initialisation");
@@ -81,19 +80,14 @@ public sealed class LoraConfig : PeftConfig
     }
 
     /// <summary>The rank and alpha for one module, after rank_pattern and alpha_pattern.</summary>
-    public (int Rank, double Alpha) For(string moduleName)
-    {
-        int r = TargetSelector.PatternKey(RankPattern.Keys, moduleName) is { } rk ? (int)RankPattern[rk] : R;
-        double alpha = TargetSelector.PatternKey(AlphaPattern.Keys, moduleName) is { } ak ? AlphaPattern[ak] : LoraAlpha;
-        return (r, alpha);
-    }
+    public (int Rank, double Alpha) For(string moduleName) => Patterns.For(moduleName, R, LoraAlpha);
 
     public double Scaling(int rank, double alpha) => UseRsLora ? alpha / Math.Sqrt(rank) : alpha / rank;
 
     protected override void WriteFields(IDictionary<string, JsonNode?> f)
     {
         f["r"] = R;
-        f["lora_alpha"] = LoraAlpha == Math.Floor(LoraAlpha) ? JsonValue.Create((long)LoraAlpha) : JsonValue.Create(LoraAlpha);
+        f["lora_alpha"] = RankAlphaPatterns.Number(LoraAlpha);
         f["lora_dropout"] = LoraDropout;
         Targets.Write(f);
         f["init_lora_weights"] = InitLoraWeights switch { "true" => true, "false" => false, var s => s };
@@ -102,8 +96,7 @@ public sealed class LoraConfig : PeftConfig
         f["bias"] = Bias;
         f["lora_bias"] = LoraBias;
         f["fan_in_fan_out"] = FanInFanOut;
-        f["rank_pattern"] = NumberMap(RankPattern, integers: true);
-        f["alpha_pattern"] = NumberMap(AlphaPattern, integers: false);
+        Patterns.Write(f);
         f["alora_invocation_tokens"] = null;
         f["arrow_config"] = null;
         f["corda_config"] = null;
@@ -119,10 +112,4 @@ public sealed class LoraConfig : PeftConfig
         f["use_qalora"] = false;
     }
 
-    private static JsonObject NumberMap(IReadOnlyDictionary<string, double> map, bool integers)
-    {
-        var o = new JsonObject();
-        foreach (var (k, v) in map) o[k] = integers || v == Math.Floor(v) ? JsonValue.Create((long)v) : JsonValue.Create(v);
-        return o;
-    }
 }
