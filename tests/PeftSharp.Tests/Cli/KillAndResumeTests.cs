@@ -23,13 +23,18 @@ public class KillAndResumeTests : IDisposable
         "--eval-every", "10", "--seed", "11",
     ];
 
-    private static Process Start(string[] args)
+    /// <summary>Everything the child processes printed, for the failure message.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+
+    private string Output => string.Join("\n", _output.TakeLast(40));
+
+    private Process Start(string[] args)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, e) => { if (e.Data != null) _output.Enqueue(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) _output.Enqueue(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
@@ -48,7 +53,8 @@ public class KillAndResumeTests : IDisposable
         using (var p = Start(Args(straight)))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "straight run did not finish");
-            Assert.Equal(0, p.ExitCode);
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"straight run exited with {p.ExitCode}:\n{Output}");
         }
 
         var killed = Path.Combine(_run.Root, "killed");
@@ -74,7 +80,8 @@ public class KillAndResumeTests : IDisposable
         using (var p = Start([.. Args(killed), "--resume"]))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "resumed run did not finish");
-            Assert.Equal(0, p.ExitCode);
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"resumed run exited with {p.ExitCode}:\n{Output}");
         }
 
         var a = Adapter(straight);
