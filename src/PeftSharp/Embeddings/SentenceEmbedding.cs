@@ -1,4 +1,5 @@
 using PeftSharp.Models;
+using PeftSharp.Models.Common;
 using PeftSharp.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,18 +13,7 @@ namespace PeftSharp.Embeddings;
 public static class SentenceEmbedding
 {
     /// <summary>[batch, seq, hidden] and [batch, seq] mask to [batch, hidden]: the masked mean over positions.</summary>
-    public static Tensor MeanPool(Tensor lastHiddenState, Tensor attentionMask)
-    {
-        if (lastHiddenState.dim() != 3 || attentionMask.dim() != 2
-            || lastHiddenState.shape[0] != attentionMask.shape[0] || lastHiddenState.shape[1] != attentionMask.shape[1])
-            throw new PeftException($"mean pooling needs hidden states [batch, seq, hidden] and a mask [batch, seq], got " +
-                                    $"[{string.Join(", ", lastHiddenState.shape)}] and [{string.Join(", ", attentionMask.shape)}]");
-        using var scope = NewDisposeScope();
-        var mask = attentionMask.to(lastHiddenState.dtype).unsqueeze(-1);
-        var sum = lastHiddenState.mul(mask).sum(1);
-        var count = mask.sum(1).clamp_min(1e-9);
-        return sum.div(count).MoveToOuterDisposeScope();
-    }
+    public static Tensor MeanPool(Tensor lastHiddenState, Tensor attentionMask) => MeanPooling.Apply(lastHiddenState, attentionMask);
 
     /// <summary>Rows scaled to unit length (zero rows stay zero), so a dot product is the cosine similarity.</summary>
     public static Tensor Normalize(Tensor embeddings) => nn.functional.normalize(embeddings, p: 2, dim: -1);

@@ -20,7 +20,7 @@ public class ForwardAndInspectCommandTests : IDisposable
         Assert.True(exit == 0, err);
         using var ours = SafetensorsFile.Open(outPath);
         using var reference = SafetensorsFile.Open(Fixtures.Reference(fixture));
-        using var mask = PeftSharp.IO.ModelInputsFile.Load(Fixtures.Inputs(fixture), 1000).AttentionMask!;
+        using var mask = PeftSharp.Models.ModelInputsFile.Load(Fixtures.Inputs(fixture), 1000).AttentionMask!;
         foreach (var key in reference.Keys)
         {
             Assert.Equal(SafetensorsDType.F32, ours.GetEntry(key).DType);

@@ -31,7 +31,7 @@ public sealed class BertForSequenceClassification : PretrainedModel
     {
         var output = bert.forward(inputs);
         var features = Bert.ClassifierPooling == "mean"
-            ? Embeddings.SentenceEmbedding.MeanPool(output.LastHiddenState!, inputs.AttentionMask ?? ones(output.LastHiddenState!.shape[0], output.LastHiddenState.shape[1], dtype: ScalarType.Int64, device: output.LastHiddenState.device))
+            ? Common.MeanPooling.Apply(output.LastHiddenState!, inputs.AttentionMask ?? ones(output.LastHiddenState!.shape[0], output.LastHiddenState.shape[1], dtype: ScalarType.Int64, device: output.LastHiddenState.device))
             : output.PoolerOutput!;
         var logits = classifier.forward(dropout.forward(features));
         return new ModelOutput { Logits = logits, LastHiddenState = output.LastHiddenState, PoolerOutput = output.PoolerOutput };

@@ -1,13 +1,13 @@
-using PeftSharp.Training;
+using PeftSharp.Tuners;
 using TorchSharp.Modules;
-using ParamGroup = PeftSharp.Training.ParamGroup;
 
-namespace PeftSharp.Tuners.Lora;
+namespace PeftSharp.Training;
 
 /// <summary>
 /// LoRA+ (Hayou et al., 2024): the B matrices learn loraplus_lr_ratio times faster than A, which
 /// speeds up and improves LoRA training. Parameter groups follow PEFT's create_loraplus_optimizer:
-/// lora_B and 1-d parameters get the higher rate, embedding adapters a rate of their own.
+/// lora_B and 1-d parameters get the higher rate, embedding adapters a rate of their own. An optimizer matter, so it
+/// lives with the optimizer's parameter groups; it recognises B matrices by PEFT's parameter name, as PEFT does.
 /// </summary>
 public static class LoraPlus
 {

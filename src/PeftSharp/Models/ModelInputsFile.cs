@@ -1,7 +1,7 @@
-using PeftSharp.Models;
+using PeftSharp.IO;
 using static TorchSharp.torch;
 
-namespace PeftSharp.IO;
+namespace PeftSharp.Models;
 
 /// <summary>
 /// Reads model inputs in the fixtures' inputs.json format (input_ids, attention_mask and optional
