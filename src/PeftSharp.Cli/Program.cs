@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(MethodsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PeftSharp.Models;
+using PeftSharp.Tuners;
 using Spectre.Console;
 using TorchSharp;
 
@@ -23,7 +24,10 @@ public static class InspectCommand
         var console = Terminal.Out();
         using var model = AutoModel.FromPretrained(modelDir);
         var peft = AdapterLoading.Load(model, adapters, merge: false);
-        var parameters = model.named_parameters().Where(p => !p.name.Contains(".lora_") && !p.name.Contains(".modules_to_save.")).ToList();
+        // The base's own parameters: every parameter that no adapter holds (found by identity, not by name).
+        var adapterTensors = peft?.Layers.SelectMany(l => l.Layer.AdapterNames.SelectMany(a => l.Layer.AdapterParameters(a)))
+            .Select(p => (object)p.Parameter).ToHashSet(ReferenceEqualityComparer.Instance) ?? [];
+        var parameters = model.named_parameters().Where(p => !adapterTensors.Contains(p.parameter)).ToList();
         long total = parameters.Sum(p => p.parameter.numel());
         var dtypes = parameters.Select(p => p.parameter.dtype.ToString()).Distinct();
 
@@ -37,7 +41,10 @@ public static class InspectCommand
         {
             foreach (var (name, config) in peft.Configs)
             {
-                console.Write(new Rule(Markup.Escape($"adapter \"{name}\" ({config.PeftType})")).LeftJustified());
+                var method = TunerRegistry.For(config.PeftType).Description;
+                console.Write(new Rule(Markup.Escape($"adapter \"{name}\" ({method.Title}, {config.PeftType})")).LeftJustified());
+                console.MarkupLine(Markup.Escape($"{method.Summary}; {(method.Mergeable ? "can be merged" : "cannot be merged")}; "
+                    + (method.Trains ? $"peft train --method {method.Name} trains it" : "training it is not implemented (loads, runs, saves)")));
                 Console.WriteLine(config.ToJson());
             }
             peft.SetAdapter(PeftSharp.Tuners.PeftModel.DefaultAdapter, trainable: true);

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using PeftSharp.IO;
 using PeftSharp.IO.Safetensors;
-using PeftSharp.Tuners.Lora;
+using PeftSharp.Options;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
@@ -24,26 +24,8 @@ public static class TrainConfigFile
     /// <summary>A config is a screenful of keys; refusing anything larger bounds memory on a wrong file.</summary>
     public const long MaxFileBytes = 1024 * 1024;
 
-    /// <summary>Options whose value is a path: relative paths in a file are relative to the file's folder.</summary>
-    private static readonly string[] PathOptions =
-    [
-        nameof(TrainingOptions.Model), nameof(TrainingOptions.TrainData), nameof(TrainingOptions.ValidationData),
-        nameof(TrainingOptions.FromAdapter), nameof(TrainingOptions.Output),
-    ];
-
-    /// <summary>The values a string option may take (the sets in TrainingOptions' doc comments), keyed by property name.</summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> AllowedValues { get; } = new Dictionary<string, IReadOnlyList<string>>
-    {
-        [nameof(TrainingOptions.Task)] = ["classification", "causal-lm", "instruction", "seq2seq"],
-        [nameof(TrainingOptions.Method)] = ["lora", "ia3", "loha", "lokr", "vera", "full", "head"],
-        [nameof(TrainingOptions.Optimizer)] = ["adamw", "sgd"],
-        [nameof(TrainingOptions.Scheduler)] = ["constant", "linear", "cosine"],
-        [nameof(TrainingOptions.Pooling)] = ["cls", "mean"],
-        [nameof(TrainingOptions.MetricForBest)] = ["auto", "loss", "accuracy", "f1", "perplexity"],
-    };
-
-    /// <summary>Every key a config file may hold, in the order TrainingOptions declares them.</summary>
-    public static IReadOnlyList<string> Keys { get; } = OptionField.All.Select(f => f.Key).ToList();
+    /// <summary>Every key a config file may hold (aliases aside): the core options in declaration order, then the methods'.</summary>
+    public static IReadOnlyList<string> Keys { get; } = TrainingSchema.All.Select(f => f.Key).ToList();
 
     /// <summary>Reads a .yaml/.yml or .json file; relative paths in it are resolved against the file's folder.</summary>
     public static TrainingOptions Load(string path)
@@ -120,8 +102,8 @@ public static class TrainConfigFile
     /// </summary>
     public static TrainingOptions ApplyOverrides(TrainingOptions baseOptions, IReadOnlyDictionary<string, string> flags)
     {
-        var byFlag = OptionField.All.ToDictionary(f => f.Flag, StringComparer.Ordinal);
-        var copy = baseOptions with { };
+        var byFlag = TrainingSchema.ByKey.ToDictionary(kv => kv.Key.Replace('_', '-'), kv => kv.Value, StringComparer.Ordinal);
+        var options = baseOptions;
         foreach (var (rawName, text) in flags)
         {
             var name = rawName.TrimStart('-');
@@ -130,19 +112,9 @@ public static class TrainConfigFile
                 var near = Closest(name.Replace('_', '-'), byFlag.Keys, '-');
                 throw new PeftException(near != null ? $"unknown option --{name}; did you mean --{near}?" : $"unknown option --{name}");
             }
-            field.SetOnCopy(copy, field.Convert(FlagValue(field, text ?? ""), $"option --{field.Flag}"));
+            options = TrainingSchema.Set(options, field, field.Convert(OptionConversion.FromFlag(field, text ?? ""), $"option --{name}"));
         }
-        return copy;
-    }
-
-    private static ConfigValue FlagValue(OptionField field, string text)
-    {
-        if (field.Nullable && (text.Length == 0 || text == "null")) return ConfigValue.Null();
-        if (field.IsList)
-            return ConfigValue.List(text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(s => ConfigValue.String(s)).ToList());
-        if (field.Type == typeof(string)) return ConfigValue.String(text);
-        if (field.Type == typeof(bool) && text.Length == 0) return ConfigValue.Plain("true");
-        return ConfigValue.Plain(text);
+        return options;
     }
 
     /// <summary>
@@ -156,66 +128,33 @@ public static class TrainConfigFile
         {
             if (!ok) errors.Add(message);
         }
-        static string N(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 
         Check(!string.IsNullOrWhiteSpace(o.Model), "model is required (a Hugging Face model folder)");
         Check(!string.IsNullOrWhiteSpace(o.TrainData), "train_data is required (a JSON lines, CSV or Parquet file)");
-        foreach (var (property, allowed) in AllowedValues)
+        foreach (var spec in TrainingSchema.Relevant(o))
         {
-            var field = OptionField.Of(property);
-            var value = (string?)field.Get(o);
-            Check(value == null || allowed.Contains(value), $"{field.Key} \"{value}\" is not one of {string.Join(", ", allowed)}");
-        }
-        try
-        {
-            LoraInit.Validate(o.InitLoraWeights, "init_lora_weights");
-        }
-        catch (PeftException e)
-        {
-            errors.Add(e.Message.Replace("init_lora_weights: init_lora_weights", "init_lora_weights", StringComparison.Ordinal));
+            if (spec.Method is { } method && method != o.Method)
+            {
+                errors.Add($"{spec.Key} is an option of method {method}, but method is {o.Method}");
+                continue;
+            }
+            errors.AddRange(spec.Problems(TrainingSchema.Get(o, spec)));
         }
         Check(Regex.IsMatch(o.Device, @"^(cpu|cuda(:\d+)?)$", RegexOptions.CultureInvariant), $"device \"{o.Device}\" is not a device name (cpu, cuda or cuda:N)");
-
-        Check(o.ValidationFraction is >= 0 and < 1, $"validation_fraction must be in [0, 1), got {N(o.ValidationFraction)}");
-        Check(o.MaxLength >= 1, $"max_length must be at least 1, got {o.MaxLength}");
-        Check(o.BlockSize >= 1, $"block_size must be at least 1, got {o.BlockSize}");
-        Check(o.LoraR >= 1, $"lora_r must be at least 1, got {o.LoraR}");
-        Check(o.LoraAlpha > 0, $"lora_alpha must be greater than 0, got {N(o.LoraAlpha)}");
-        Check(o.LoraDropout is >= 0 and < 1, $"lora_dropout must be in [0, 1), got {N(o.LoraDropout)}");
-        foreach (var (key, list) in new[] { ("target_modules", o.TargetModules), ("modules_to_save", o.ModulesToSave) })
-            Check(list == null || list.All(s => !string.IsNullOrWhiteSpace(s)), $"{key} must not contain empty names");
-
-        Check(o.LearningRate > 0, $"learning_rate must be greater than 0, got {N(o.LearningRate)}");
-        Check(o.WeightDecay >= 0, $"weight_decay must be at least 0, got {N(o.WeightDecay)}");
-        Check(o.Beta1 is >= 0 and < 1, $"beta1 must be in [0, 1), got {N(o.Beta1)}");
-        Check(o.Beta2 is >= 0 and < 1, $"beta2 must be in [0, 1), got {N(o.Beta2)}");
-        Check(o.Epsilon > 0, $"epsilon must be greater than 0, got {N(o.Epsilon)}");
-        Check(o.Momentum is >= 0 and < 1, $"momentum must be in [0, 1), got {N(o.Momentum)}");
-        Check(o.LoraPlusRatio is null or > 0, $"lora_plus_ratio must be greater than 0 (or null for off), got {N(o.LoraPlusRatio ?? 0)}");
-        Check(o.WarmupRatio is >= 0 and < 1, $"warmup_ratio must be in [0, 1), got {N(o.WarmupRatio)}");
-        Check(o.WarmupSteps >= 0, $"warmup_steps must be at least 0, got {o.WarmupSteps}");
-        Check(o.MaxSteps is null or >= 1, $"max_steps must be at least 1 (or null to train for epochs), got {o.MaxSteps}");
         Check(o.MaxSteps != null || o.Epochs >= 1, $"epochs must be at least 1 unless max_steps is set, got {o.Epochs}");
-        Check(o.BatchSize >= 1, $"batch_size must be at least 1, got {o.BatchSize}");
-        Check(o.GradientAccumulation >= 1, $"gradient_accumulation must be at least 1, got {o.GradientAccumulation}");
-        Check(o.MaxGradNorm >= 0, $"max_grad_norm must be at least 0 (0 = no clipping), got {N(o.MaxGradNorm)}");
-
-        Check(o.EvalEvery >= 0, $"eval_every must be at least 0 (0 = every epoch), got {o.EvalEvery}");
-        Check(o.LogEvery >= 1, $"log_every must be at least 1, got {o.LogEvery}");
-        Check(o.EarlyStoppingPatience >= 0, $"early_stopping_patience must be at least 0 (0 = never stop early), got {o.EarlyStoppingPatience}");
-        Check(o.EarlyStoppingThreshold >= 0, $"early_stopping_threshold must be at least 0, got {N(o.EarlyStoppingThreshold)}");
-        Check(o.SaveEvery >= 0, $"save_every must be at least 0 (0 = at every evaluation), got {o.SaveEvery}");
-        Check(o.KeepLast >= 0, $"keep_last must be at least 0, got {o.KeepLast}");
-        Check(o.Threads >= 0, $"threads must be at least 0 (0 = all cores), got {o.Threads}");
-
-        Check(o.Method != "full" || o.FromAdapter == null, "from_adapter continues an adapter, which method \"full\" does not train");
+        Check(o.Method != TrainingMethods.Full || o.FromAdapter == null,
+            "from_adapter continues an adapter, which method \"full\" does not train");
         Check(!o.Resume || !string.IsNullOrWhiteSpace(o.Output), "resume needs output (the run folder to continue)");
 
         if (errors.Count > 0) throw new PeftException($"invalid training options: {string.Join("; ", errors)}");
         return o;
     }
 
-    /// <summary>Every option, snake_case, in declaration order; reads back to equal options with <see cref="ParseYaml"/>.</summary>
+    /// <summary>
+    /// Every option of the run, snake_case, in declaration order: the core ones, then the chosen method's with their
+    /// effective values (so a later change of a default cannot change what the file means), then any other given.
+    /// Reads back to the same options with <see cref="ParseYaml"/>.
+    /// </summary>
     public static string ToYaml(TrainingOptions options)
     {
         var text = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
@@ -225,10 +164,10 @@ public static class TrainConfigFile
         emitter.Emit(new StreamStart());
         emitter.Emit(new DocumentStart());
         emitter.Emit(new MappingStart(AnchorName.Empty, TagName.Empty, true, MappingStyle.Block));
-        foreach (var field in OptionField.All)
+        foreach (var field in TrainingSchema.Relevant(options))
         {
             emitter.Emit(new Scalar(field.Key));
-            var value = field.Get(options);
+            var value = TrainingSchema.Get(options, field);
             switch (value)
             {
                 case null:
@@ -272,35 +211,33 @@ public static class TrainConfigFile
 
     private static TrainingOptions Apply(TrainingOptions baseOptions, List<(string Key, ConfigValue Value)> entries, string source)
     {
-        var copy = baseOptions with { };
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var options = baseOptions;
+        var seen = new Dictionary<OptionSpec, string>();
         foreach (var (key, value) in entries)
         {
             var at = value.Line is { } line ? $"{source}, line {line}" : source;
-            if (!OptionField.ByKey.TryGetValue(key, out var field))
+            if (!TrainingSchema.ByKey.TryGetValue(key, out var field))
             {
-                var near = Closest(key, OptionField.ByKey.Keys, '_');
+                var near = Closest(key, TrainingSchema.ByKey.Keys, '_');
                 throw new PeftException(near != null
                     ? $"{at}: unknown key \"{key}\"; did you mean \"{near}\"?"
                     : $"{at}: unknown key \"{key}\" (valid keys: {string.Join(", ", Keys)})");
             }
-            if (!seen.Add(key)) throw new PeftException($"{at}: \"{key}\" is given twice");
-            field.SetOnCopy(copy, field.Convert(value, $"{at}: \"{key}\""));
+            if (seen.TryGetValue(field, out var first))
+                throw new PeftException(first == key ? $"{at}: \"{key}\" is given twice" : $"{at}: \"{key}\" and \"{first}\" are the same option, given twice");
+            seen[field] = key;
+            options = TrainingSchema.Set(options, field, field.Convert(value, $"{at}: \"{key}\""));
         }
-        return copy;
+        return options;
     }
 
     private static TrainingOptions Resolve(TrainingOptions options, string? baseDirectory)
     {
         if (baseDirectory == null) return options;
-        var copy = options with { };
-        foreach (var name in PathOptions)
-        {
-            var field = OptionField.Of(name);
-            if (field.Get(copy) is string { Length: > 0 } path && !Path.IsPathRooted(path))
-                field.SetOnCopy(copy, Path.GetFullPath(Path.Combine(baseDirectory, path)));
-        }
-        return copy;
+        foreach (var field in TrainingSchema.All.Where(f => f.IsPath))
+            if (TrainingSchema.Get(options, field) is string { Length: > 0 } path && !Path.IsPathRooted(path))
+                options = TrainingSchema.Set(options, field, Path.GetFullPath(Path.Combine(baseDirectory, path)));
+        return options;
     }
 
     /// <summary>
@@ -310,7 +247,7 @@ public static class TrainConfigFile
     internal static string? Closest(string wanted, IEnumerable<string> valid, char separator)
     {
         var normalized = new StringBuilder();
-        foreach (var c in OptionField.SnakeCase(wanted.Trim()))
+        foreach (var c in PropertyOption.SnakeCase(wanted.Trim()))
             normalized.Append(c is '_' or '-' or ' ' ? separator : char.ToLowerInvariant(c));
         var target = normalized.ToString();
         var best = valid.Select(k => (Key: k, Distance: NearKeys.Distance(target, k)))

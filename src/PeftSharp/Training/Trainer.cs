@@ -1,13 +1,9 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using PeftSharp.Data;
 using PeftSharp.IO;
 using PeftSharp.IO.Safetensors;
 using PeftSharp.Models;
-using PeftSharp.Tokenization;
 using PeftSharp.Tuners;
-using PeftSharp.Tuners.Lora;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,270 +22,180 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
 
     public TrainingOptions Options => options;
 
+    /// <summary>Runs the whole training: setup, the step loop with evaluations and checkpoints, then the adapter written.</summary>
     public TrainingSummary Run(CancellationToken cancellation = default)
     {
-        var o = options;
-        if (o.Threads > 0) set_num_threads(o.Threads);
-        if (o.LowMemory && !Native.Allocator.ReturnLargeBlocksToSystem()) _observer.OnMessage("low_memory: not available on this system; ignored");
-        var device = Devices.Parse(o.Device);
-        if (string.IsNullOrEmpty(o.Output)) throw new PeftException("no output folder: set output (--output)");
-        Directory.CreateDirectory(o.Output);
-        manual_seed(o.Seed);
+        using var run = TrainingRun.Create(options, _observer.OnMessage);
+        var (state, before) = StartOrResume(run);
+        _observer.OnStart(new TrainingPlan(run.Total, run.StepsPerEpoch, state.Step, run.Data.Train.Count, run.Data.Validation.Count,
+            run.Report.Trainable, run.Report.All, run.Data.Labels?.ToString()));
+        var loop = new Loop(state, secondsBefore: state.TrainSeconds);
+        StepLoop(run, loop, cancellation);
+        return Finish(run, loop, before);
+    }
 
-        var tokenizer = AutoTokenizer.FromFolder(o.Model);
-        var data = TrainingData.Build(o, tokenizer, _observer.OnMessage);
-        using var model = data.Task.Kind == TaskKind.SequenceClassification
-            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: _observer.OnMessage)
-            : AutoModel.FromPretrained(o.Model, device);
-        manual_seed(o.Seed);
-        var peft = Adapt(model, data.Task.Kind);
+    /// <summary>What the step loop produces: where it got to, what it logged, why it stopped.</summary>
+    private sealed class Loop(TrainerState state, double secondsBefore)
+    {
+        public TrainerState State = state;
+        public readonly double SecondsBefore = secondsBefore;
+        public readonly Stopwatch Clock = Stopwatch.StartNew();
+        public readonly List<StepRecord> Steps = [];
+        public readonly List<EvalRecord> Evaluations = [];
+        public string StopReason = "finished";
+        public bool Diverged;
 
-        var collatorOptions = new CollatorOptions
-        {
-            DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null,
-        };
-        var collator = Collator.For(tokenizer, collatorOptions);
-        var loader = new DataLoader(data.Train, collator, o.BatchSize, o.Seed);
-        var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);
-        int stepsPerEpoch = (loader.BatchesPerEpoch + o.GradientAccumulation - 1) / o.GradientAccumulation;
-        int total = o.MaxSteps ?? stepsPerEpoch * o.Epochs;
-        int warmup = o.WarmupSteps > 0 ? o.WarmupSteps : (int)Math.Ceiling(o.WarmupRatio * total);
-        var schedule = new LearningRateSchedule(o.Scheduler, warmup, total);
-        var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
-        using var optimizer = CreateOptimizer(model, peft, trainable);
-        var checkpoints = new Checkpoints(o.Output, o.KeepLast);
-        string metric = o.MetricForBest == "auto" ? Evaluator.DefaultMetric(data.Task.Kind) : o.MetricForBest;
-        bool higher = Evaluator.HigherIsBetter(metric);
-        var fingerprint = Fingerprint(o);
+        public double Elapsed => SecondsBefore + Clock.Elapsed.TotalSeconds;
+    }
 
-        var state = new TrainerState { Seed = o.Seed, OptionsFingerprint = fingerprint };
-        IReadOnlyDictionary<string, double>? before = null;
-        if (o.Resume && checkpoints.Latest() is { } latest)
+    /// <summary>A fresh start measures the untrained model; a resume restores weights, optimizer, RNG and data position.</summary>
+    private (TrainerState State, IReadOnlyDictionary<string, double>? Before) StartOrResume(TrainingRun run)
+    {
+        var state = new TrainerState { Seed = options.Seed, OptionsFingerprint = run.Fingerprint };
+        if (options.Resume && run.Checkpoints.Latest() is { } latest)
         {
             state = TrainerState.Read(Path.Combine(latest, Checkpoints.StateFile));
-            if (state.OptionsFingerprint != fingerprint)
+            if (state.OptionsFingerprint != run.Fingerprint)
                 throw new PeftException($"{latest}: this checkpoint was made with different options (data, model, method or hyperparameters); resume with the same config");
-            Checkpoints.RestoreWeights(latest, peft, model);
-            Checkpoints.RestoreOptimizer(latest, optimizer);
-            loader.Seek(state.Position);
+            Checkpoints.RestoreWeights(latest, run.Peft, run.Model);
+            Checkpoints.RestoreOptimizer(latest, run.Optimizer);
+            run.Loader.Seek(state.Position);
             _observer.OnMessage($"resumed from {latest} (step {state.Step}, {state.Position})");
+            return (state, null);
         }
-        else
+        var before = run.Evaluate();
+        _observer.OnEvaluation(new EvalRecord(0, 0, before, 0));
+        return (state, before);
+    }
+
+    /// <summary>Optimizer steps until the total, early stopping, divergence or cancellation; evaluates and checkpoints as due.</summary>
+    private void StepLoop(TrainingRun run, Loop loop, CancellationToken cancellation)
+    {
+        var o = options;
+        run.Model.train();
+        var parameters = run.Trainable.Select(p => p.Parameter).ToList();
+        while (loop.State.Step < run.Total)
         {
-            before = Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
-            _observer.OnEvaluation(new EvalRecord(0, 0, before, 0));
-        }
-
-        var report = peft?.TrainableParameters() ?? new TrainableReport(trainable.Sum(p => p.Parameter.numel()), model.parameters().Sum(p => p.numel()));
-        _observer.OnStart(new TrainingPlan(total, stepsPerEpoch, state.Step, data.Train.Count, data.Validation.Count, report.Trainable, report.All, data.Labels?.ToString()));
-
-        var steps = new List<StepRecord>();
-        var evals = new List<EvalRecord>();
-        var clock = Stopwatch.StartNew();
-        double secondsBefore = state.TrainSeconds;
-        string stopReason = "finished";
-        bool diverged = false;
-        string? bestCheckpoint = state.BestStep is { } bs ? Path.Combine(checkpoints.Root, $"step-{bs}") : null;
-        model.train();
-        var parameters = trainable.Select(p => p.Parameter).ToList();
-
-        while (state.Step < total)
-        {
-            if (cancellation.IsCancellationRequested) { stopReason = "interrupted"; break; }
-            int epochAtStart = loader.Position.Epoch;
-            double loss = 0;
-            long tokens = 0;
-            for (int micro = 0; micro < o.GradientAccumulation; micro++)
-            {
-                using var scope = NewDisposeScope();
-                var batch = loader.Next();
-                var tensors = batch.ToTensors(device);
-                loss += TrainingStep.ForwardBackward(model, data.Task.Kind, tensors, 1.0 / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
-                tokens += batch.TokenCount;
-            }
-            double? gradNorm = null;
-            bool finite;
-            using (NewDisposeScope())
-            {
-                if (o.MaxGradNorm > 0) gradNorm = nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
-                finite = double.IsFinite(loss) && (gradNorm is not { } g || double.IsFinite(g));
-                if (finite)
-                {
-                    double factor = schedule.Factor(state.Step);
-                    foreach (var group in optimizer.Groups) group.LearningRate = group.BaseLearningRate * factor;
-                    optimizer.Step();
-                }
-                optimizer.ZeroGrad();
-            }
+            if (cancellation.IsCancellationRequested) { loop.StopReason = "interrupted"; break; }
+            int epochAtStart = run.Loader.Position.Epoch;
+            var (loss, tokens, gradNorm, finite) = OptimizerStep(run, parameters, loop.State.Step);
             if (!finite)
             {
-                stopReason = $"stopped at step {state.Step + 1}: the loss became {(double.IsFinite(loss) ? "finite but the gradient norm is not" : loss.ToString(System.Globalization.CultureInfo.InvariantCulture))}; " +
-                             $"try a lower learning rate. The last good checkpoint is {checkpoints.Latest() ?? "(none yet)"}";
-                _observer.OnMessage(stopReason);
-                diverged = true;
+                loop.StopReason = $"stopped at step {loop.State.Step + 1}: the loss became {(double.IsFinite(loss) ? "finite but the gradient norm is not" : loss.ToString(System.Globalization.CultureInfo.InvariantCulture))}; " +
+                                  $"try a lower learning rate. The last good checkpoint is {run.Checkpoints.Latest() ?? "(none yet)"}";
+                _observer.OnMessage(loop.StopReason);
+                loop.Diverged = true;
                 break;
             }
-            var elapsed = secondsBefore + clock.Elapsed.TotalSeconds;
-            state = state with
+            var elapsed = loop.Elapsed;
+            loop.State = loop.State with
             {
-                Step = state.Step + 1, Epoch = loader.Position.Epoch, Batch = loader.Position.Batch,
-                TokensSeen = state.TokensSeen + tokens, TrainSeconds = elapsed,
+                Step = loop.State.Step + 1, Epoch = run.Loader.Position.Epoch, Batch = run.Loader.Position.Batch,
+                TokensSeen = loop.State.TokensSeen + tokens, TrainSeconds = elapsed,
             };
-            var record = new StepRecord(state.Step, epochAtStart, loss, optimizer.Groups[0].LearningRate, gradNorm, tokens,
-                state.TokensSeen / Math.Max(1e-9, elapsed), elapsed);
-            steps.Add(record);
+            var record = new StepRecord(loop.State.Step, epochAtStart, loss, run.Optimizer.Groups[0].LearningRate, gradNorm, tokens,
+                loop.State.TokensSeen / Math.Max(1e-9, elapsed), elapsed);
+            loop.Steps.Add(record);
             _observer.OnStep(record);
 
-            bool epochEnded = loader.Position.Epoch != epochAtStart;
-            bool evalDue = state.Step == total || (o.EvalEvery > 0 ? state.Step % o.EvalEvery == 0 : epochEnded);
-            bool saveDue = evalDue ? o.SaveEvery == 0 || state.Step % o.SaveEvery == 0 || state.Step == total : o.SaveEvery > 0 && state.Step % o.SaveEvery == 0;
-            bool stop = false;
-            if (evalDue)
-            {
-                var metrics = Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
-                var eval = new EvalRecord(state.Step, epochAtStart, metrics, secondsBefore + clock.Elapsed.TotalSeconds);
-                evals.Add(eval);
-                _observer.OnEvaluation(eval);
-                if (!metrics.TryGetValue(metric, out var value)) throw new PeftException($"metric_for_best \"{metric}\" is not computed for this task (have: {string.Join(", ", metrics.Keys)})");
-                bool improved = state.BestMetric is not { } best || (higher ? value > best + o.EarlyStoppingThreshold : value < best - o.EarlyStoppingThreshold);
-                state = improved
-                    ? state with { BestMetric = value, BestStep = state.Step, EvalsWithoutImprovement = 0 }
-                    : state with { EvalsWithoutImprovement = state.EvalsWithoutImprovement + 1 };
-                if (o.EarlyStoppingPatience > 0 && state.EvalsWithoutImprovement >= o.EarlyStoppingPatience)
-                {
-                    stopReason = $"early stopping: {metric} did not improve for {o.EarlyStoppingPatience} evaluations";
-                    stop = true;
-                }
-                model.train();
-            }
-            if (saveDue || stop)
-            {
-                var dir = checkpoints.Save(state, peft, model, optimizer, state.BestStep);
-                if (state.BestStep == state.Step) bestCheckpoint = dir;
-            }
+            int step = loop.State.Step;
+            bool epochEnded = run.Loader.Position.Epoch != epochAtStart;
+            bool evalDue = step == run.Total || (o.EvalEvery > 0 ? step % o.EvalEvery == 0 : epochEnded);
+            bool saveDue = evalDue ? o.SaveEvery == 0 || step % o.SaveEvery == 0 || step == run.Total : o.SaveEvery > 0 && step % o.SaveEvery == 0;
+            bool stop = evalDue && EvaluateAndCheckPatience(run, loop, epochAtStart);
+            if (saveDue || stop) run.Checkpoints.Save(loop.State, run.Peft, run.Model, run.Optimizer, loop.State.BestStep);
             if (stop) break;
         }
-        if (stopReason == "interrupted" && state.Step > 0) checkpoints.Save(state, peft, model, optimizer, state.BestStep);
+        if (loop.StopReason == "interrupted" && loop.State.Step > 0) run.Checkpoints.Save(loop.State, run.Peft, run.Model, run.Optimizer, loop.State.BestStep);
+    }
 
-        // The weights we hand over are the best on validation when a checkpoint of them exists; after a
-        // divergence the current weights are not finite, so the newest good checkpoint stands in for them.
-        var adapterDir = Path.Combine(o.Output, "adapter");
-        string? bestDir = state.BestStep is { } b && Directory.Exists(Path.Combine(checkpoints.Root, $"step-{b}")) ? Path.Combine(checkpoints.Root, $"step-{b}") : null;
-        string? restoreFrom = diverged ? bestDir ?? checkpoints.Latest() : state.BestStep != state.Step ? bestDir : null;
-        if (diverged && restoreFrom == null)
+    /// <summary>One optimizer step over gradient_accumulation micro-batches, each in its own dispose scope; skipped when not finite.</summary>
+    private (double Loss, long Tokens, double? GradNorm, bool Finite) OptimizerStep(TrainingRun run, List<TorchSharp.Modules.Parameter> parameters, int step)
+    {
+        var o = options;
+        double loss = 0;
+        long tokens = 0;
+        for (int micro = 0; micro < o.GradientAccumulation; micro++)
         {
-            return new TrainingSummary
-            {
-                OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
-                TrainableParameters = report.Trainable, AllParameters = report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
-                StopReason = stopReason, DataSplit = data.SplitDescription, StepLog = steps, Evaluations = evals,
-            };
+            using var scope = NewDisposeScope();
+            var batch = run.Loader.Next();
+            var tensors = batch.ToTensors(run.Device);
+            loss += TrainingStep.ForwardBackward(run.Model, run.Kind, tensors, 1.0 / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
+            tokens += batch.TokenCount;
         }
+        using (NewDisposeScope())
+        {
+            double? gradNorm = o.MaxGradNorm > 0 ? nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm) : null;
+            bool finite = double.IsFinite(loss) && (gradNorm is not { } g || double.IsFinite(g));
+            if (finite)
+            {
+                double factor = run.Schedule.Factor(step);
+                foreach (var group in run.Optimizer.Groups) group.LearningRate = group.BaseLearningRate * factor;
+                run.Optimizer.Step();
+            }
+            run.Optimizer.ZeroGrad();
+            return (loss, tokens, gradNorm, finite);
+        }
+    }
+
+    /// <summary>Evaluates, tracks the best metric, and says whether early stopping's patience ran out.</summary>
+    private bool EvaluateAndCheckPatience(TrainingRun run, Loop loop, int epoch)
+    {
+        var o = options;
+        var metrics = run.Evaluate();
+        var eval = new EvalRecord(loop.State.Step, epoch, metrics, loop.Elapsed);
+        loop.Evaluations.Add(eval);
+        _observer.OnEvaluation(eval);
+        if (!metrics.TryGetValue(run.Metric, out var value))
+            throw new PeftException($"metric_for_best \"{run.Metric}\" is not computed for this task (have: {string.Join(", ", metrics.Keys)})");
+        bool improved = loop.State.BestMetric is not { } best
+            || (run.HigherIsBetter ? value > best + o.EarlyStoppingThreshold : value < best - o.EarlyStoppingThreshold);
+        loop.State = improved
+            ? loop.State with { BestMetric = value, BestStep = loop.State.Step, EvalsWithoutImprovement = 0 }
+            : loop.State with { EvalsWithoutImprovement = loop.State.EvalsWithoutImprovement + 1 };
+        run.Model.train();
+        if (o.EarlyStoppingPatience > 0 && loop.State.EvalsWithoutImprovement >= o.EarlyStoppingPatience)
+        {
+            loop.StopReason = $"early stopping: {run.Metric} did not improve for {o.EarlyStoppingPatience} evaluations";
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Hands over the best weights on validation when a checkpoint of them exists (after a divergence the current
+    /// weights are not finite, so the newest good checkpoint stands in), writes the adapter, and sums up.
+    /// </summary>
+    private TrainingSummary Finish(TrainingRun run, Loop loop, IReadOnlyDictionary<string, double>? before)
+    {
+        var o = options;
+        var state = loop.State;
+        var adapterDir = Path.Combine(o.Output, "adapter");
+        string? bestDir = state.BestStep is { } b && Directory.Exists(Path.Combine(run.Checkpoints.Root, $"step-{b}")) ? Path.Combine(run.Checkpoints.Root, $"step-{b}") : null;
+        string? restoreFrom = loop.Diverged ? bestDir ?? run.Checkpoints.Latest() : state.BestStep != state.Step ? bestDir : null;
+        var summary = new TrainingSummary
+        {
+            OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
+            TrainableParameters = run.Report.Trainable, AllParameters = run.Report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
+            StopReason = loop.StopReason, DataSplit = run.Data.SplitDescription, StepLog = loop.Steps, Evaluations = loop.Evaluations,
+        };
+        if (loop.Diverged && restoreFrom == null) return summary;
+
         int weightsStep = state.Step;
         if (restoreFrom != null)
         {
-            Checkpoints.RestoreWeights(restoreFrom, peft, model);
+            Checkpoints.RestoreWeights(restoreFrom, run.Peft, run.Model);
             weightsStep = TrainerState.Read(Path.Combine(restoreFrom, Checkpoints.StateFile)).Step;
         }
-        if (peft != null) SaveAdapterAtomically(peft, adapterDir, new TaskInfo(o.Task, data.Labels?.Names, o.Pooling, o.MaxLength));
+        if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, new TaskInfo(o.Task, run.Data.Labels?.Names, o.Pooling, o.MaxLength));
         // "after" always describes the weights written: the evaluation made at their step, or a fresh one.
-        var after = evals.FirstOrDefault(e => e.Step == weightsStep)?.Metrics
-            ?? Evaluator.Evaluate(model, data.Task.Kind, validation.Epoch(0), device);
-        bestCheckpoint = bestDir;
-
-        return new TrainingSummary
+        var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? run.Evaluate();
+        return summary with
         {
-            OutputDir = Path.GetFullPath(o.Output),
-            AdapterDir = peft != null ? Path.GetFullPath(adapterDir) : "",
-            BestCheckpoint = bestCheckpoint,
-            Steps = state.Step,
-            TrainSeconds = state.TrainSeconds,
-            TrainableParameters = report.Trainable,
-            AllParameters = report.All,
+            AdapterDir = run.Peft != null ? Path.GetFullPath(adapterDir) : "",
+            BestCheckpoint = bestDir,
             PeakRssGiB = Reporting.PeakMemory.PeakGiB(),
-            Before = before,
             After = after,
-            StopReason = stopReason,
-            DataSplit = data.SplitDescription,
-            StepLog = steps,
-            Evaluations = evals,
-        };
-    }
-
-    private PeftModel? Adapt(PretrainedModel model, TaskKind kind)
-    {
-        var o = options;
-        if (o.Method is "full" or "head")
-        {
-            var head = model.OutputHeadName + ".";
-            foreach (var (name, p) in model.named_parameters())
-                p.requires_grad = o.Method == "full" || name.StartsWith(head, StringComparison.Ordinal);
-            return null;
-        }
-        if (o.Method is not ("lora" or "ia3" or "loha" or "lokr" or "vera"))
-            throw new PeftException($"method \"{o.Method}\" is not available for training (lora, ia3, loha, lokr, vera, full, head)");
-        if (o.FromAdapter != null)
-        {
-            _observer.OnMessage($"continuing adapter {o.FromAdapter}");
-            var loaded = PeftModel.Load(model, o.FromAdapter, trainable: true);
-            foreach (var w in loaded.Warnings) _observer.OnMessage(w);
-            return loaded;
-        }
-        var taskType = kind switch
-        {
-            TaskKind.SequenceClassification => "SEQ_CLS",
-            TaskKind.Seq2SeqLm => "SEQ_2_SEQ_LM",
-            _ => "CAUSAL_LM",
-        };
-        var targets = o.TargetModules switch
-        {
-            null => new TargetSpec(),
-            [var single] when single == TargetSpec.AllLinear || single.IndexOfAny(['*', '(', '[', '\\', '^', '$', '|']) >= 0 => new TargetSpec { TargetRegex = single },
-            var list => new TargetSpec { TargetList = list },
-        };
-        // The other methods take the same rank, alpha and dropout options as LoRA where they have them.
-        PeftConfig? other = o.Method switch
-        {
-            "ia3" => new Tuners.IA3.IA3Config { Targets = targets },
-            "loha" => new Tuners.LoHa.LoHaConfig { R = o.LoraR, Alpha = o.LoraAlpha, Targets = targets },
-            "lokr" => new Tuners.LoKr.LoKrConfig { R = o.LoraR, Alpha = o.LoraAlpha, Targets = targets },
-            "vera" => new Tuners.Vera.VeraConfig { R = o.LoraR, VeraDropout = o.LoraDropout, ProjectionPrngKey = o.Seed, Targets = targets },
-            _ => null,
-        };
-        if (other != null)
-        {
-            other.TaskType = taskType;
-            other.BaseModelNameOrPath = o.Model;
-            other.ModulesToSave = o.ModulesToSave;
-            return PeftModel.Create(model, other);
-        }
-        var config = new LoraConfig
-        {
-            R = o.LoraR,
-            LoraAlpha = o.LoraAlpha,
-            LoraDropout = o.LoraDropout,
-            UseRsLora = o.UseRsLora,
-            UseDora = o.UseDora,
-            InitLoraWeights = o.InitLoraWeights,
-            ModulesToSave = o.ModulesToSave,
-            TaskType = taskType,
-            BaseModelNameOrPath = o.Model,
-            Targets = targets,
-        };
-        return PeftModel.Create(model, config);
-    }
-
-    private Optimizer CreateOptimizer(PretrainedModel model, PeftModel? peft, List<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable)
-    {
-        var o = options;
-        var groups = o.LoraPlusRatio is { } ratio && peft != null
-            ? LoraPlus.Groups(peft, o.LearningRate, ratio, o.WeightDecay)
-            : ParamGroups.Standard(model, trainable, o.LearningRate, o.WeightDecay);
-        return o.Optimizer switch
-        {
-            "adamw" => new AdamW(groups, o.Beta1, o.Beta2, o.Epsilon),
-            "sgd" => new Sgd(groups, o.Momentum),
-            _ => throw new PeftException($"optimizer \"{o.Optimizer}\" is not one of adamw, sgd"),
         };
     }
 
@@ -307,13 +213,5 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         {
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
-    }
-
-    /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
-    private static string Fingerprint(TrainingOptions o)
-    {
-        var relevant = o with { Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false, FrozenBaseline = false, LowMemory = false, GradientCheckpointing = false, MaxSteps = null, Epochs = 0 };
-        var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []);
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
 }

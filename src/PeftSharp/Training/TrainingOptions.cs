@@ -1,104 +1,184 @@
+using PeftSharp.Options;
+
 namespace PeftSharp.Training;
 
 /// <summary>
 /// Everything a training run needs to know, with defaults a user can start from. One flat record so that a
 /// YAML/JSON config file and command-line flags map onto it field for field (snake_case in files,
 /// --kebab-case on the command line), and so that a checkpoint can store exactly what produced it.
+/// Each property is an option declared once by its [Option] (help, range, choices, other spellings); a method's own
+/// options (LoRA's use_dora, ...) are declared in the method's folder and their values kept in <see cref="MethodOptions"/>.
 /// </summary>
 public sealed record TrainingOptions
 {
     // --- what to train on
-    /// <summary>Hugging Face model folder.</summary>
+    [Option("Hugging Face model folder (default: all-MiniLM-L6-v2, imported from the bundled package)", IsPath = true, ShortFlags = ["-m"])]
     public string Model { get; init; } = "";
-    /// <summary>A finished adapter to continue training (iterative fine-tuning).</summary>
+
+    [Option("A finished adapter folder to continue training (iterative fine-tuning)", IsPath = true)]
     public string? FromAdapter { get; init; }
-    /// <summary>classification | causal-lm | instruction | seq2seq.</summary>
+
+    [Option("What the data teaches", Choices = ["classification", "causal-lm", "instruction", "seq2seq"])]
     public string Task { get; init; } = "classification";
+
+    [Option("Training data: .jsonl, .csv or .parquet (default: the bundled UCI sentiment sentences)", IsPath = true, ShortFlags = ["--data"])]
     public string TrainData { get; init; } = "";
-    /// <summary>A separate validation file; otherwise the data's split column, else a seeded split of TrainData.</summary>
+
+    [Option("A separate validation file (default: the data's split column, else validation_fraction of the training data)", IsPath = true)]
     public string? ValidationData { get; init; }
+
+    [Option("Share of the data held out for validation when there is no split column or file", Min = 0, Max = 1, MaxExclusive = true)]
     public double ValidationFraction { get; init; } = 0.1;
+
+    [Option("Field with the text (default text; classification and causal-lm)")]
     public string? TextField { get; init; }
+
+    [Option("Field with the label (default label)")]
     public string? LabelField { get; init; }
+
+    [Option("Instruction data: the prompt field (default prompt)")]
     public string? PromptField { get; init; }
+
+    [Option("Instruction data: the answer field (default completion)")]
     public string? CompletionField { get; init; }
+
+    [Option("Seq2seq: the source field (default source)")]
     public string? SourceField { get; init; }
+
+    [Option("Seq2seq: the target field (default target)")]
     public string? TargetField { get; init; }
-    /// <summary>Skip malformed records (reported) or stop at the first one.</summary>
+
+    [Option("Skip malformed records, reporting each with file and line (true), or stop at the first (false)")]
     public bool SkipMalformed { get; init; } = true;
+
+    [Option("Truncate texts to this many tokens", Min = 1)]
     public int MaxLength { get; init; } = 128;
-    /// <summary>Causal LM: tokens per packed block.</summary>
+
+    [Option("Causal LM: tokens per packed block", Min = 1)]
     public int BlockSize { get; init; } = 256;
 
     // --- the adapter
-    /// <summary>lora, ia3, loha, lokr or vera; "full" fine-tunes every parameter and "head" only the task head on the frozen model (baselines).</summary>
+    [Option("Adapter method (see `peft methods`); full (every parameter) and head (only the task head) are baselines", ChoicesFrom = typeof(TrainingMethods))]
     public string Method { get; init; } = "lora";
-    public int LoraR { get; init; } = 8;
-    public double LoraAlpha { get; init; } = 16;
-    public double LoraDropout { get; init; } = 0.05;
-    /// <summary>Module name suffixes, a regex, or "all-linear"; null for the architecture's default.</summary>
+
+    [Option("Rank of the adapter's low-rank factors (methods that have one)", Min = 1, Aliases = ["lora_r"])]
+    public int Rank { get; init; } = 8;
+
+    [Option("Scale of the adapter's update: alpha/r (methods that have one)", Min = 0, MinExclusive = true, Aliases = ["lora_alpha"])]
+    public double Alpha { get; init; } = 16;
+
+    [Option("Dropout on the adapter's input during training (methods that have one)", Min = 0, Max = 1, MaxExclusive = true, Aliases = ["lora_dropout"])]
+    public double Dropout { get; init; } = 0.05;
+
+    [Option("Modules to adapt: comma-separated name suffixes, a regex, or all-linear (default: the method's for the architecture)", NoEmptyItems = true)]
     public IReadOnlyList<string>? TargetModules { get; init; }
+
+    [Option("Whole modules to train and save with the adapter (e.g. a new head)", NoEmptyItems = true)]
     public IReadOnlyList<string>? ModulesToSave { get; init; }
-    public bool UseRsLora { get; init; }
-    public bool UseDora { get; init; }
-    public string InitLoraWeights { get; init; } = "true";
-    /// <summary>Classification head input: cls (BERT's pooler, as transformers) or mean (mean of token states).</summary>
+
+    [Option("Classifier input: cls (BERT's pooler, as transformers) or mean (mean of token states)", Choices = ["cls", "mean"])]
     public string Pooling { get; init; } = "cls";
 
     // --- optimisation
-    /// <summary>adamw | sgd.</summary>
+    [Option("Optimizer", Choices = ["adamw", "sgd"])]
     public string Optimizer { get; init; } = "adamw";
+
+    [Option("Peak learning rate", Min = 0, MinExclusive = true)]
     public double LearningRate { get; init; } = 2e-4;
+
+    [Option("Decoupled weight decay (not applied to biases and norms)", Min = 0)]
     public double WeightDecay { get; init; } = 0.01;
+
+    [Option("AdamW: decay rate of the gradient average", Min = 0, Max = 1, MaxExclusive = true)]
     public double Beta1 { get; init; } = 0.9;
+
+    [Option("AdamW: decay rate of the squared-gradient average", Min = 0, Max = 1, MaxExclusive = true)]
     public double Beta2 { get; init; } = 0.999;
+
+    [Option("AdamW: added to the denominator for numerical stability", Min = 0, MinExclusive = true)]
     public double Epsilon { get; init; } = 1e-8;
-    /// <summary>SGD momentum.</summary>
+
+    [Option("SGD momentum", Min = 0, Max = 1, MaxExclusive = true)]
     public double Momentum { get; init; } = 0.9;
-    /// <summary>LoRA+: B matrices learn this many times faster (null = off).</summary>
+
+    [Option("LoRA+: B matrices learn this many times faster than A", Min = 0, MinExclusive = true, RangeNote = "or null for off")]
     public double? LoraPlusRatio { get; init; }
-    /// <summary>constant | linear | cosine (each after warm-up).</summary>
+
+    [Option("Learning-rate schedule after warm-up", Choices = ["constant", "linear", "cosine"])]
     public string Scheduler { get; init; } = "linear";
+
+    [Option("Share of the steps spent warming the learning rate up from 0", Min = 0, Max = 1, MaxExclusive = true)]
     public double WarmupRatio { get; init; } = 0.06;
-    /// <summary>Overrides WarmupRatio when positive.</summary>
+
+    [Option("Warm-up steps; overrides warmup_ratio when positive", Min = 0)]
     public int WarmupSteps { get; init; }
+
+    [Option("Passes over the training data")]
     public int Epochs { get; init; } = 3;
-    /// <summary>Stop after this many optimizer steps (overrides Epochs when set).</summary>
+
+    [Option("Stop after this many optimizer steps; overrides epochs", Min = 1, RangeNote = "or null to train for epochs")]
     public int? MaxSteps { get; init; }
+
+    [Option("Examples per micro-batch", Min = 1)]
     public int BatchSize { get; init; } = 16;
+
+    [Option("Micro-batches per optimizer step", Min = 1)]
     public int GradientAccumulation { get; init; } = 1;
-    /// <summary>Clip the global gradient norm (0 = off).</summary>
+
+    [Option("Clip the global gradient norm to this", Min = 0, RangeNote = "0 = no clipping")]
     public double MaxGradNorm { get; init; } = 1.0;
 
     // --- evaluation, checkpoints, stopping
-    /// <summary>Evaluate every N optimizer steps (0 = at the end of each epoch).</summary>
+    [Option("Evaluate every N optimizer steps", Min = 0, RangeNote = "0 = at the end of each epoch")]
     public int EvalEvery { get; init; }
+
+    [Option("Log the training loss every N steps", Min = 1)]
     public int LogEvery { get; init; } = 10;
-    /// <summary>Validation metric that picks the best checkpoint and drives early stopping (accuracy, f1, loss, perplexity).</summary>
+
+    [Option("Validation metric that picks the best checkpoint and drives early stopping (auto: accuracy or loss by task)",
+        Choices = ["auto", "loss", "accuracy", "f1", "perplexity"])]
     public string MetricForBest { get; init; } = "auto";
-    /// <summary>Stop after this many evaluations without improvement (0 = never).</summary>
+
+    [Option("Stop after this many evaluations without improvement", Min = 0, RangeNote = "0 = never stop early")]
     public int EarlyStoppingPatience { get; init; }
+
+    [Option("Smallest change of metric_for_best that counts as an improvement", Min = 0)]
     public double EarlyStoppingThreshold { get; init; }
-    /// <summary>Checkpoint every N optimizer steps (0 = at every evaluation).</summary>
+
+    [Option("Checkpoint every N optimizer steps", Min = 0, RangeNote = "0 = at every evaluation")]
     public int SaveEvery { get; init; }
-    /// <summary>Checkpoints kept besides the best.</summary>
+
+    [Option("Checkpoints kept besides the best", Min = 0)]
     public int KeepLast { get; init; } = 2;
 
     // --- run
+    [Option("Seed for data order, initialisation and dropout")]
     public long Seed { get; init; } = 42;
-    /// <summary>Run folder: checkpoints, the final adapter, metrics.jsonl, loss.png, report.md.</summary>
+
+    [Option("Run folder for checkpoints, adapter, metrics.jsonl, loss.png, report.md (default: runs/<name>-<time>)", IsPath = true, ShortFlags = ["--out", "-o"])]
     public string Output { get; init; } = "";
+
+    [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)")]
     public string Device { get; init; } = "cpu";
-    /// <summary>Continue from the newest checkpoint in Output.</summary>
+
+    [Option("Continue from the newest checkpoint in the output folder")]
     public bool Resume { get; init; }
-    /// <summary>Recompute each layer during backward instead of keeping its activations (decoders): less memory, one more forward.</summary>
+
+    [Option("Recompute decoder layers in backward instead of keeping their activations: less memory, about 30% more time")]
     public bool GradientCheckpointing { get; init; }
-    /// <summary>Return large freed tensors to the system at once (glibc): lower peak memory, somewhat slower steps.</summary>
+
+    [Option("Return large freed tensors to the system at once (glibc): lower peak memory, somewhat slower steps")]
     public bool LowMemory { get; init; }
-    /// <summary>CPU threads for libtorch (0 = all cores).</summary>
+
+    [Option("CPU threads for libtorch", Min = 0, RangeNote = "0 = all cores")]
     public int Threads { get; init; }
-    /// <summary>Also measure the frozen-model baseline and full fine-tuning for the report.</summary>
+
+    [Option("Also train the frozen-model baseline and full fine-tuning, for the report")]
     public bool Baselines { get; init; }
-    /// <summary>Also train only the head on the frozen model (classification): the baseline an adapter must beat.</summary>
+
+    [Option("Also train only the head on the frozen model (classification): the baseline an adapter must beat")]
     public bool FrozenBaseline { get; init; }
+
+    /// <summary>Values given for the chosen method's own options (by key; see the method's description for what exists).</summary>
+    public OptionValues MethodOptions { get; init; } = OptionValues.Empty;
 }

@@ -1,21 +1,55 @@
 using PeftSharp.IO;
 using TorchSharp;
+using TorchSharp.Modules;
 
 namespace PeftSharp.Tuners;
 
 /// <summary>
-/// One parameter-efficient method (LoRA, IA3, ...): how to read its config and how to put its layers
-/// into a model. A new method is a folder with its config, layer and an ITuner, plus a row in <see cref="TunerRegistry"/>.
+/// One parameter-efficient method (LoRA, IA3, ...): what it is (<see cref="Description"/>), how to read its config, how
+/// to build one for training, and how to put its layers into a model.
 /// </summary>
+/// <remarks>
+/// Adding a method (nothing in Training/ or Cli/ changes; the architecture test guards that):
+/// <list type="number">
+/// <item>A folder Tuners/&lt;Method&gt;/ with its config (a <see cref="PeftConfig"/> that reads and writes PEFT's
+/// adapter_config.json fields), its layer (an <see cref="IAdapterLayer"/>, usually deriving from the shared base, with
+/// the formula in its doc comment), and its tuner (this interface).</item>
+/// <item>The tuner's <see cref="Description"/>: peft_type, CLI name, title, one-line summary, trains or loads only,
+/// mergeable, shared options used, default targets per model_type, and its own options as
+/// <see cref="Options.MethodOption{T}"/> fields (they become config keys, flags and help lines by themselves).</item>
+/// <item><see cref="CreateConfig"/> if it trains here; <see cref="Describe"/> for the report's method line.</item>
+/// <item>One row in <see cref="TunerRegistry"/>.</item>
+/// <item>Its PEFT fixtures join the parity table (tests/.../AdapterFixtureParityTests) by themselves once registered.</item>
+/// </list>
+/// </remarks>
 public interface ITuner
 {
+    MethodDescription Description { get; }
     /// <summary>peft_type as written in adapter_config.json ("LORA").</summary>
-    string PeftType { get; }
+    string PeftType => Description.PeftType;
     PeftConfig ReadConfig(JsonConfig json);
+    /// <summary>A config for a new adapter to train, from the run's settings (only for methods that train here).</summary>
+    PeftConfig CreateConfig(MethodSettings settings) =>
+        throw new PeftException($"{Description.Title} adapters load, run and save, but training them is not implemented");
+    /// <summary>The method's name for these settings, as a report title ("LoRA", or "DoRA" with use_dora).</summary>
+    string Title(MethodSettings settings) => Description.Title;
+    /// <summary>The run report's method line for these settings ("LoRA r=8, alpha=16, dropout 0.05; rsLoRA scaling").</summary>
+    string Describe(MethodSettings settings) => SharedDescription(Description, settings, Title(settings));
     /// <summary>Wraps the target modules of root (or extends existing wrappers) with a new adapter.</summary>
     IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig config);
-    /// <summary>"none", "all" or "lora_only": base biases that train with the adapter.</summary>
-    string BiasMode(PeftConfig config) => "none";
+    /// <summary>Parameters of the base model that train and are saved with the adapter (LoRA's bias="all").</summary>
+    IEnumerable<(string Name, Parameter Parameter)> TrainedBaseParameters(torch.nn.Module root, PeftConfig config) => [];
     /// <summary>A copy of the config to inject with when loading saved weights (no initialisation that rewrites the base).</summary>
     PeftConfig ForLoading(PeftConfig config) => config;
+
+    /// <summary>The title with the shared options the method uses: "LoHa r=8, alpha=16".</summary>
+    static string SharedDescription(MethodDescription d, MethodSettings s, string? title = null)
+    {
+        static string N(double x) => x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+        var parts = new List<string>();
+        if (d.Uses.HasFlag(SharedInputs.Rank)) parts.Add($"r={s.Rank}");
+        if (d.Uses.HasFlag(SharedInputs.Alpha)) parts.Add($"alpha={N(s.Alpha)}");
+        if (d.Uses.HasFlag(SharedInputs.Dropout)) parts.Add($"dropout {N(s.Dropout)}");
+        return parts.Count == 0 ? title ?? d.Title : $"{title ?? d.Title} {string.Join(", ", parts)}";
+    }
 }

@@ -117,17 +117,8 @@ public sealed class PeftModel
         foreach (var (_, layer) in Layers)
             if (layer.AdapterNames.Contains(ActiveAdapter))
                 foreach (var (_, p) in layer.AdapterParameters(ActiveAdapter)) p.requires_grad = true;
-        foreach (var (_, p) in BiasParameters(TunerRegistry.For(config.PeftType).BiasMode(config))) p.requires_grad = true;
+        foreach (var (_, p) in TunerRegistry.For(config.PeftType).TrainedBaseParameters(Model, config)) p.requires_grad = true;
     }
-
-    private IEnumerable<(string Name, Parameter Parameter)> BiasParameters(string mode) => mode switch
-    {
-        "all" => Model.named_parameters().Where(p => p.name.EndsWith(".bias", StringComparison.Ordinal)
-            && !p.name.Contains(".lora_", StringComparison.Ordinal) && !p.name.Contains(".modules_to_save.", StringComparison.Ordinal)),
-        "lora_only" => Layers.Where(l => l.Layer is Lora.LoraLayer).SelectMany(l => ((Lora.LoraLayer)l.Layer).Base.Bias is { } b
-            ? new[] { ((l.Path.Length == 0 ? "" : l.Path + ".") + "base_layer.bias", b) } : []),
-        _ => [],
-    };
 
     /// <summary>Within the returned scope the model computes as the base alone.</summary>
     public IDisposable DisableAdapters()
@@ -213,7 +204,7 @@ public sealed class PeftModel
             if (layer.AdapterNames.Contains(adapter))
                 foreach (var (name, p) in layer.AdapterParameters(adapter))
                     result[AdapterKeys.ToSaved(path, name, adapter)] = p;
-        foreach (var (name, p) in BiasParameters(TunerRegistry.For(config.PeftType).BiasMode(config)))
+        foreach (var (name, p) in TunerRegistry.For(config.PeftType).TrainedBaseParameters(Model, config))
             result[AdapterKeys.Prefix + name] = p;
         foreach (var (_, layer) in Layers)
             if (layer is ISharedAdapterTensors shared && layer.AdapterNames.Contains(adapter))
@@ -295,11 +286,14 @@ public sealed class PeftModel
             }
     }
 
-    private static string ModuleOf(string key)
+    /// <summary>The adapted module a saved key belongs to, for error messages: the longest wrapper path the key starts with.</summary>
+    private string ModuleOf(string key)
     {
         var path = key.StartsWith(AdapterKeys.Prefix, StringComparison.Ordinal) ? key[AdapterKeys.Prefix.Length..] : key;
-        int cut = path.IndexOf(".lora_", StringComparison.Ordinal);
-        return cut > 0 ? path[..cut] : path;
+        var best = "";
+        foreach (var (name, _) in Layers)
+            if (name.Length > best.Length && path.StartsWith(name + ".", StringComparison.Ordinal)) best = name;
+        return best.Length > 0 ? best : path;
     }
 
     private sealed class Scope(Action onDispose) : IDisposable

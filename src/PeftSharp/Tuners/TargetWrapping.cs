@@ -10,13 +10,14 @@ namespace PeftSharp.Tuners;
 /// </summary>
 public static class TargetWrapping
 {
-    public static TargetSpec WithDefaults(nn.Module root, TargetSpec targets, string method)
+    /// <summary>The targets given, else the method's default targets for the model's model_type.</summary>
+    public static TargetSpec WithDefaults(nn.Module root, TargetSpec targets, MethodDescription method)
     {
         if (targets.HasTargets) return targets;
         var modelType = (root as PretrainedModel)?.Config.ModelType
-            ?? throw new PeftException($"{method}: target_modules is required for this model");
-        var defaults = Lora.LoraDefaults.For(modelType)
-            ?? throw new PeftException($"no default {method} targets for model_type \"{modelType}\": give target_modules");
+            ?? throw new PeftException($"{method.Title}: target_modules is required for this model");
+        if (!method.DefaultTargets.TryGetValue(modelType, out var defaults))
+            throw new PeftException($"no default {method.Title} targets for model_type \"{modelType}\": give target_modules");
         return targets with { TargetList = defaults };
     }
 

@@ -1,25 +1,41 @@
 using PeftSharp.IO;
-using PeftSharp.Tuners.Lora;
 
 namespace PeftSharp.Tuners;
 
-/// <summary>peft_type to method; every adapter file is dispatched through here.</summary>
+/// <summary>
+/// The one list of methods. Adapter files are dispatched here by peft_type; training, config validation, the CLI
+/// (<c>peft train --method</c>, <c>peft methods</c>, <c>peft inspect</c>) and the run report find methods here by name.
+/// A method is one row (see the checklist on <see cref="ITuner"/>).
+/// </summary>
 public static class TunerRegistry
 {
-    private static readonly Dictionary<string, ITuner> Tuners = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["LORA"] = new LoraTuner(),
-        ["IA3"] = new IA3.IA3Tuner(),
-        ["VERA"] = new Vera.VeraTuner(),
-        ["LOHA"] = new LoHa.LoHaTuner(),
-        ["LOKR"] = new LoKr.LoKrTuner(),
-        ["ADALORA"] = new AdaLora.AdaLoraTuner(),
-    };
+    private static readonly ITuner[] Rows =
+    [
+        new Lora.LoraTuner(),
+        new IA3.IA3Tuner(),
+        new LoHa.LoHaTuner(),
+        new LoKr.LoKrTuner(),
+        new Vera.VeraTuner(),
+        new AdaLora.AdaLoraTuner(),
+    ];
 
-    public static IReadOnlyCollection<string> Supported => Tuners.Keys;
+    private static readonly Dictionary<string, ITuner> ByType = Rows.ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase);
+    private static readonly Dictionary<string, ITuner> ByName = Rows.ToDictionary(t => t.Description.Name, StringComparer.Ordinal);
 
-    public static ITuner For(string peftType) => Tuners.TryGetValue(peftType, out var tuner) ? tuner
-        : throw new PeftException($"peft_type \"{peftType}\" is not supported (supported: {string.Join(", ", Tuners.Keys)})");
+    /// <summary>Every method, in the order people meet them.</summary>
+    public static IReadOnlyList<ITuner> All => Rows;
+
+    /// <summary>peft_type values we read.</summary>
+    public static IReadOnlyCollection<string> Supported => ByType.Keys;
+
+    /// <summary>CLI names of the methods <c>peft train</c> can train.</summary>
+    public static IReadOnlyList<string> TrainableNames => Rows.Where(t => t.Description.Trains).Select(t => t.Description.Name).ToList();
+
+    public static ITuner For(string peftType) => ByType.TryGetValue(peftType, out var tuner) ? tuner
+        : throw new PeftException($"peft_type \"{peftType}\" is not supported (supported: {string.Join(", ", ByType.Keys)})");
+
+    /// <summary>The method with this CLI name ("lora"), or null.</summary>
+    public static ITuner? Named(string name) => ByName.GetValueOrDefault(name);
 
     public static PeftConfig ReadConfig(string path)
     {

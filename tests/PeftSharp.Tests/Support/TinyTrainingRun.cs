@@ -49,8 +49,8 @@ public sealed class TinyTrainingRun : IDisposable
         Epochs = 2,
         MaxLength = 24,
         LearningRate = 1e-3,
-        LoraR = 4,
-        LoraDropout = 0.1,
+        Rank = 4,
+        Dropout = 0.1,
         ValidationFraction = 0.25,
         Seed = 7,
     };

@@ -31,7 +31,7 @@ public class LanguageModelTrainingTests : IDisposable
         var summary = new Trainer(new TrainingOptions
         {
             Model = model, TrainData = data, Task = "instruction", Output = Path.Combine(_root, "run"), TargetModules = ["all-linear"],
-            Epochs = 6, BatchSize = 4, LearningRate = 5e-3, LoraDropout = 0, MaxLength = 64, ValidationFraction = 0.2, Seed = 3,
+            Epochs = 6, BatchSize = 4, LearningRate = 5e-3, Dropout = 0, MaxLength = 64, ValidationFraction = 0.2, Seed = 3,
             Scheduler = "constant", WarmupRatio = 0, EvalEvery = 0,
         }).Run();
         Assert.Equal("finished", summary.StopReason);

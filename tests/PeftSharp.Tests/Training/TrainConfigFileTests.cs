@@ -1,6 +1,8 @@
 using System.Globalization;
 using PeftSharp.Tests.IO;
 using PeftSharp.Training;
+using PeftSharp.Tuners;
+using PeftSharp.Tuners.Lora;
 
 namespace PeftSharp.Tests.Training;
 
@@ -59,16 +61,16 @@ public class TrainConfigFileTests
         Assert.Null(o.ValidationData);
         Assert.Equal("sentence", o.TextField);
         Assert.Equal(3e-4, o.LearningRate);
-        Assert.Equal(16, o.LoraR);
-        Assert.Equal(32.0, o.LoraAlpha);
-        Assert.True(o.UseDora);
-        Assert.True(o.UseRsLora);
+        Assert.Equal(16, o.Rank);
+        Assert.Equal(32.0, o.Alpha);
+        Assert.True(LoraOptions.UseDora.Get(o.MethodOptions));
+        Assert.True(LoraOptions.UseRsLora.Get(o.MethodOptions));
         Assert.Equal(["q_proj", "v_proj"], o.TargetModules!);
         Assert.Equal(["classifier"], o.ModulesToSave!);
         Assert.Equal(100, o.MaxSteps);
         Assert.Equal(16.0, o.LoraPlusRatio);
         Assert.Equal(12345678901L, o.Seed);
-        Assert.Equal("false", o.InitLoraWeights);
+        Assert.Equal("false", LoraOptions.InitLoraWeights.Get(o.MethodOptions));
         Assert.False(o.SkipMalformed);
         Assert.Equal("/tmp/run", o.Output);
         // untouched keys keep their defaults
@@ -179,7 +181,7 @@ public class TrainConfigFileTests
     public void Json_integral_numbers_and_numbers_for_strings_are_accepted()
     {
         var o = TrainConfigFile.ParseJson("{\"lora_r\": 8.0, \"text_field\": 12, \"learning_rate\": 1}", "t.json");
-        Assert.Equal(8, o.LoraR);
+        Assert.Equal(8, o.Rank);
         Assert.Equal("12", o.TextField);
         Assert.Equal(1.0, o.LearningRate);
     }
@@ -233,11 +235,11 @@ public class TrainConfigFileTests
             ["use-rslora"] = "TRUE",
         });
         Assert.Equal(1e-3, o.LearningRate);
-        Assert.Equal(4, o.LoraR);
+        Assert.Equal(4, o.Rank);
         Assert.Equal(["q_proj", "v_proj"], o.TargetModules!);
         Assert.Equal(50, o.MaxSteps);
-        Assert.True(o.UseDora);
-        Assert.True(o.UseRsLora);
+        Assert.True(LoraOptions.UseDora.Get(o.MethodOptions));
+        Assert.True(LoraOptions.UseRsLora.Get(o.MethodOptions));
         Assert.False(o.SkipMalformed);
         Assert.Null(o.ValidationData);
         Assert.Equal(-7L, o.Seed);
@@ -255,7 +257,7 @@ public class TrainConfigFileTests
         {
             CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("de-DE");
             var o = TrainConfigFile.ApplyOverrides(new TrainingOptions(), new Dictionary<string, string> { ["lora-dropout"] = "0.25" });
-            Assert.Equal(0.25, o.LoraDropout);
+            Assert.Equal(0.25, o.Dropout);
             var e = Assert.Throws<PeftException>(() => TrainConfigFile.ApplyOverrides(new TrainingOptions(), new Dictionary<string, string> { ["lora-dropout"] = "0,25" }));
             Assert.Equal("option --lora-dropout must be a number, got 0,25", e.Message);
             Assert.Contains("learning_rate: 0.0002", TrainConfigFile.ToYaml(new TrainingOptions()));
@@ -292,7 +294,8 @@ public class TrainConfigFileTests
     {
         Assert.Same(Valid, TrainConfigFile.Validate(Valid));
         TrainConfigFile.Validate(Valid with { Epochs = 0, MaxSteps = 10 });
-        TrainConfigFile.Validate(Valid with { InitLoraWeights = "pissa_niter_4", Device = "cuda:1", Method = "full", Task = "causal-lm" });
+        TrainConfigFile.Validate(TrainingSchema.Set(Valid with { Device = "cuda:1", Task = "causal-lm" }, LoraOptions.InitLoraWeights, "pissa_niter_4"));
+        TrainConfigFile.Validate(Valid with { Method = "full", Task = "causal-lm" });
     }
 
     public static TheoryData<string, string> Invalid => new()
@@ -302,9 +305,9 @@ public class TrainConfigFileTests
         { "epochs=0", "epochs must be at least 1 unless max_steps is set, got 0" },
         { "max_steps=0", "max_steps must be at least 1" },
         { "warmup_ratio=1", "warmup_ratio must be in [0, 1), got 1" },
-        { "lora_dropout=1", "lora_dropout must be in [0, 1), got 1" },
-        { "lora_dropout=-0.1", "lora_dropout must be in [0, 1), got -0.1" },
-        { "lora_r=0", "lora_r must be at least 1, got 0" },
+        { "lora_dropout=1", "dropout must be in [0, 1), got 1" },
+        { "dropout=-0.1", "dropout must be in [0, 1), got -0.1" },
+        { "lora_r=0", "rank must be at least 1, got 0" },
         { "task=clasification", "task \"clasification\" is not one of classification, causal-lm, instruction, seq2seq" },
         { "optimizer=adam", "optimizer \"adam\" is not one of adamw, sgd" },
         { "scheduler=step", "scheduler \"step\" is not one of constant, linear, cosine" },
@@ -357,11 +360,13 @@ public class TrainConfigFileTests
     public void Keys_are_snake_case_property_names()
     {
         Assert.Contains("learning_rate", TrainConfigFile.Keys);
-        Assert.Contains("lora_r", TrainConfigFile.Keys);
+        Assert.Contains("rank", TrainConfigFile.Keys);
+        Assert.DoesNotContain("lora_r", TrainConfigFile.Keys); // an alias, accepted but not a key of its own
         Assert.Contains("beta1", TrainConfigFile.Keys);
         Assert.Contains("use_rslora", TrainConfigFile.Keys);
         Assert.Contains("modules_to_save", TrainConfigFile.Keys);
-        Assert.Equal(typeof(TrainingOptions).GetProperties().Length, TrainConfigFile.Keys.Count);
+        // every property but the bag of method options is a key, and so is every method option of every registered method
+        Assert.Equal(typeof(TrainingOptions).GetProperties().Length - 1 + TunerRegistry.All.Sum(t => t.Description.Options.Count), TrainConfigFile.Keys.Count);
         Assert.All(TrainConfigFile.Keys, k => Assert.Matches("^[a-z][a-z0-9_]*$", k));
     }
 
@@ -372,8 +377,9 @@ public class TrainConfigFileTests
         var options = Valid with
         {
             Model = "/models/gpt2", TrainData = "/data/t.jsonl", Output = dir.Path, TargetModules = ["c_attn"], MaxSteps = 7,
-            TextField = "true", LabelField = "", LearningRate = 1e-8, InitLoraWeights = "false",
+            TextField = "true", LabelField = "", LearningRate = 1e-8,
         };
+        options = TrainingSchema.Set(options, LoraOptions.InitLoraWeights, "false");
         var path = TrainConfigFile.WriteRunConfig(dir.Path, options);
         Assert.Equal(Path.Combine(dir.Path, "config.yaml"), path);
         var text = File.ReadAllText(path);

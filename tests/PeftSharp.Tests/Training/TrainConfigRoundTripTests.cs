@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CsCheck;
+using PeftSharp.Options;
 using PeftSharp.Training;
 
 namespace PeftSharp.Tests.Training;
@@ -24,7 +25,19 @@ public class TrainConfigRoundTripTests
         return nullable ? Gen.OneOf(Gen.Const((object?)null)!, g) : g;
     }
 
-    private static readonly Gen<TrainingOptions> Options = typeof(TrainingOptions).GetProperties()
+    private static readonly System.Reflection.PropertyInfo[] Properties = typeof(TrainingOptions).GetProperties().Where(p => p.PropertyType != typeof(OptionValues)).ToArray();
+
+    /// <summary>Any subset of every method's options, each with any value of its type.</summary>
+    private static readonly Gen<OptionValues> MethodValues = TrainingSchema.All.Where(s => s is not PropertyOption)
+        .Aggregate(Gen.Const(OptionValues.Empty), (acc, spec) => acc.SelectMany(values => Gen.OneOf(Gen.Const(values),
+            For(TypeOf(spec.Kind), spec.Kind == OptionKind.StringList, spec.Nullable).Select(v => values.With(spec.Key, v)))));
+
+    private static Type TypeOf(OptionKind kind) => kind switch
+    {
+        OptionKind.Int => typeof(int), OptionKind.Long => typeof(long), OptionKind.Double => typeof(double), OptionKind.Bool => typeof(bool), _ => typeof(string),
+    };
+
+    private static readonly Gen<TrainingOptions> Options = Properties
         .Aggregate(Gen.Const(ImmutableList<object?>.Empty), (acc, p) =>
         {
             var type = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
@@ -34,13 +47,12 @@ public class TrainConfigRoundTripTests
             var g = For(type, isList, nullable);
             return acc.SelectMany(values => g.Select(values.Add));
         })
-        .Select(values =>
+        .SelectMany(values => MethodValues.Select(method =>
         {
-            var o = new TrainingOptions();
-            var properties = typeof(TrainingOptions).GetProperties();
-            for (int i = 0; i < properties.Length; i++) properties[i].SetValue(o, values[i]);
+            var o = new TrainingOptions { MethodOptions = method };
+            for (int i = 0; i < Properties.Length; i++) Properties[i].SetValue(o, values[i]);
             return o;
-        });
+        }));
 
     [Fact]
     public void Any_options_round_trip_through_yaml()

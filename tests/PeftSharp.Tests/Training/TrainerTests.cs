@@ -46,7 +46,7 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
     public void FitsTheTrainingDataAndWritesAnAdapter()
     {
         var recorder = new Recorder();
-        var summary = new Trainer(_run.Options("learns") with { Epochs = 8, LearningRate = 1e-2, LoraDropout = 0, Pooling = "mean", Scheduler = "constant", WarmupRatio = 0 }, recorder).Run();
+        var summary = new Trainer(_run.Options("learns") with { Epochs = 8, LearningRate = 1e-2, Dropout = 0, Pooling = "mean", Scheduler = "constant", WarmupRatio = 0 }, recorder).Run();
         Assert.Equal("finished", summary.StopReason);
         double early = recorder.Steps.Take(9).Average(s => s.Loss), late = recorder.Steps.TakeLast(9).Average(s => s.Loss);
         Assert.True(late < 0.5 * early, $"training loss {early:F3} -> {late:F3}");
@@ -77,7 +77,7 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
     [InlineData("vera", "vera_lambda_d")]
     public void OtherMethodsTrainThroughTheSameLoop(string method, string keyPart)
     {
-        var summary = new Trainer(_run.Options(method) with { Method = method, MaxSteps = 6, LearningRate = 1e-2, LoraR = 4 }).Run();
+        var summary = new Trainer(_run.Options(method) with { Method = method, MaxSteps = 6, LearningRate = 1e-2, Rank = 4 }).Run();
         Assert.Equal("finished", summary.StopReason);
         var keys = Adapter(summary.AdapterDir).Keys.ToList();
         Assert.Contains(keys, k => k.Contains(keyPart));

@@ -117,24 +117,9 @@ public static class RunReport
         return (text[..colon].Trim(), metrics);
     }
 
-    private static string MethodName(TrainingOptions o) => o.Method switch
-    {
-        "lora" => o.UseDora ? "DoRA" : "LoRA",
-        "full" => "full fine-tuning",
-        var m => m,
-    };
+    private static string MethodName(TrainingOptions o) => TrainingMethods.Title(o);
 
-    private static string MethodLine(TrainingOptions o)
-    {
-        if (o.Method != "lora") return MethodName(o);
-        var parts = new List<string> { $"{MethodName(o)} r={o.LoraR}, alpha={Num(o.LoraAlpha)}, dropout {Num(o.LoraDropout)}" };
-        parts.Add("targets " + (o.TargetModules is { Count: > 0 } t ? string.Join(", ", t) : "the architecture's default"));
-        if (o.ModulesToSave is { Count: > 0 } save) parts.Add("also training " + string.Join(", ", save));
-        if (o.UseRsLora) parts.Add("rsLoRA scaling");
-        if (o.InitLoraWeights != "true") parts.Add($"init {o.InitLoraWeights}");
-        if (o.FromAdapter != null) parts.Add($"continued from {o.FromAdapter}");
-        return string.Join("; ", parts);
-    }
+    private static string MethodLine(TrainingOptions o) => TrainingMethods.Describe(o);
 
     private static string DataLine(TrainingOptions o, string? split)
     {

@@ -7,14 +7,24 @@ namespace PeftSharp.Tuners.AdaLora;
 /// <summary>AdaLoRA's registration: each target gets an <see cref="AdaLoraLayer"/> of the rank its mask kept (init_r before allocation).</summary>
 public sealed class AdaLoraTuner : ITuner
 {
-    public string PeftType => "ADALORA";
+    public MethodDescription Description { get; } = new()
+    {
+        PeftType = "ADALORA",
+        Name = "adalora",
+        Title = "AdaLoRA",
+        Summary = "an SVD-shaped low-rank update whose rank budget is reallocated to the layers that matter during training",
+        Trains = false,
+        Mergeable = true,
+        Uses = SharedInputs.Rank | SharedInputs.Alpha | SharedInputs.Dropout | SharedInputs.Targets,
+        DefaultTargets = Lora.LoraDefaults.Targets,
+    };
 
     public PeftConfig ReadConfig(JsonConfig json) => AdaLoraConfig.Read(json);
 
     public IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (AdaLoraConfig)peftConfig;
-        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "AdaLoRA");
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, Description);
         return TargetWrapping.Wrap(root, config.Targets, config.ModulesToSave ?? [], LinearBase.IsLinear,
             (module, _) =>
             {

@@ -20,9 +20,21 @@ public sealed class IA3Tuner : ITuner
         ["t5"] = (["k", "v", "wo"], ["wo"]),
     };
 
-    public string PeftType => "IA3";
+    public MethodDescription Description { get; } = new()
+    {
+        PeftType = "IA3",
+        Name = "ia3",
+        Title = "IA3",
+        Summary = "trained vectors that rescale attention keys and values and feed-forward inputs (fewest parameters)",
+        Trains = true,
+        Mergeable = true,
+        Uses = SharedInputs.Targets,
+        DefaultTargets = Defaults.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value.Targets, StringComparer.Ordinal),
+    };
 
     public PeftConfig ReadConfig(JsonConfig json) => IA3Config.Read(json);
+
+    public PeftConfig CreateConfig(MethodSettings s) => s.Common(new IA3Config { Targets = s.Targets });
 
     public PeftConfig ForLoading(PeftConfig config)
     {

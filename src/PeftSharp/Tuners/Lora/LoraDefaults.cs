@@ -3,7 +3,8 @@ namespace PeftSharp.Tuners.Lora;
 /// <summary>Where LoRA goes when a config names no targets: PEFT's per-architecture defaults.</summary>
 public static class LoraDefaults
 {
-    private static readonly Dictionary<string, string[]> Targets = new(StringComparer.Ordinal)
+    /// <summary>model_type to target module names (LoHa, LoKr, VeRA and AdaLoRA use the same table, as PEFT).</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Targets { get; } = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
     {
         ["gpt2"] = ["c_attn"],
         ["llama"] = ["q_proj", "v_proj"],
@@ -12,6 +13,4 @@ public static class LoraDefaults
         ["bert"] = ["query", "value"],
         ["t5"] = ["q", "v"],
     };
-
-    public static IReadOnlyList<string>? For(string modelType) => Targets.TryGetValue(modelType, out var t) ? t : null;
 }

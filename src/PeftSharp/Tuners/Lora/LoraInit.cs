@@ -15,9 +15,13 @@ public static class LoraInit
 
     public static void Validate(string init, string source)
     {
-        if (init is "true" or "false" or "gaussian" or "pissa" or "olora" || PissaNiter.IsMatch(init)) return;
-        throw new PeftException($"{source}: init_lora_weights \"{init}\" is not supported (true, false, gaussian, pissa, pissa_niter_N, olora)");
+        if (Problem(init) is { } problem) throw new PeftException($"{source}: {problem}");
     }
+
+    /// <summary>Why an init_lora_weights value is not one we implement, or null when it is.</summary>
+    public static string? Problem(string init) =>
+        init is "true" or "false" or "gaussian" or "pissa" or "olora" || PissaNiter.IsMatch(init) ? null
+            : $"init_lora_weights \"{init}\" is not supported (true, false, gaussian, pissa, pissa_niter_N, olora)";
 
     /// <summary>Initialises A [r, in] and B [out, r] in place; may rewrite the base weight (PiSSA, OLoRA).</summary>
     public static void Apply(string init, Linear a, Linear b, LinearBase baseLayer, int rank, double scaling)

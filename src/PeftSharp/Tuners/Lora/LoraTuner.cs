@@ -2,6 +2,7 @@ using PeftSharp.IO;
 using PeftSharp.Models;
 using PeftSharp.Models.Gpt2;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Tuners.Lora;
@@ -9,11 +10,51 @@ namespace PeftSharp.Tuners.Lora;
 /// <summary>LoRA's registration: wraps each targeted linear layer in a <see cref="LoraLayer"/>.</summary>
 public sealed class LoraTuner : ITuner
 {
-    public string PeftType => "LORA";
+    public MethodDescription Description { get; } = new()
+    {
+        PeftType = "LORA",
+        Name = "lora",
+        Title = "LoRA",
+        Summary = "a trained low-rank update B A beside each target linear layer (also rsLoRA, DoRA, PiSSA/OLoRA init)",
+        Trains = true,
+        Mergeable = true,
+        Uses = SharedInputs.Rank | SharedInputs.Alpha | SharedInputs.Dropout | SharedInputs.Targets,
+        DefaultTargets = LoraDefaults.Targets,
+        Options = LoraOptions.All,
+    };
 
     public PeftConfig ReadConfig(JsonConfig json) => LoraConfig.Read(json);
 
-    public string BiasMode(PeftConfig config) => ((LoraConfig)config).Bias;
+    public PeftConfig CreateConfig(MethodSettings s) => s.Common(new LoraConfig
+    {
+        R = s.Rank,
+        LoraAlpha = s.Alpha,
+        LoraDropout = s.Dropout,
+        UseRsLora = LoraOptions.UseRsLora.Get(s.Options),
+        UseDora = LoraOptions.UseDora.Get(s.Options),
+        InitLoraWeights = LoraOptions.InitLoraWeights.Get(s.Options),
+        Targets = s.Targets,
+    });
+
+    public string Title(MethodSettings s) => LoraOptions.UseDora.Get(s.Options) ? "DoRA" : "LoRA";
+
+    public string Describe(MethodSettings s)
+    {
+        var parts = new List<string> { ITuner.SharedDescription(Description, s, Title(s)) };
+        if (LoraOptions.UseRsLora.Get(s.Options)) parts.Add("rsLoRA scaling");
+        if (LoraOptions.InitLoraWeights.Get(s.Options) is var init and not "true") parts.Add($"init {init}");
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>bias="all": every bias of the base; "lora_only": the biases of the layers LoRA wraps.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> TrainedBaseParameters(nn.Module root, PeftConfig config) => ((LoraConfig)config).Bias switch
+    {
+        "all" => root.named_parameters().Where(p => p.name.EndsWith(".bias", StringComparison.Ordinal)
+            && !p.name.Contains(".lora_", StringComparison.Ordinal) && !p.name.Contains(".modules_to_save.", StringComparison.Ordinal)),
+        "lora_only" => ModuleTree.NamedModules(root).Where(m => m.Module is LoraLayer).SelectMany(m => ((LoraLayer)m.Module).Base.Bias is { } b
+            ? new[] { ((m.Name.Length == 0 ? "" : m.Name + ".") + "base_layer.bias", b) } : []),
+        _ => [],
+    };
 
     public PeftConfig ForLoading(PeftConfig config)
     {
@@ -27,7 +68,7 @@ public sealed class LoraTuner : ITuner
     public IEnumerable<ModuleTree.Replacement> Inject(nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (LoraConfig)peftConfig;
-        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "LoRA");
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, Description);
         var names = TargetSelector.Select(root, config.Targets, m => LinearBase.IsLinear(m) || m is LoraLayer, config.ModulesToSave ?? []);
         if (config.Targets.IsAllLinear)
         {

@@ -9,14 +9,28 @@ namespace PeftSharp.Tuners.Vera;
 /// <summary>VeRA's registration: one pair of shared projections per adapter, a <see cref="VeraLayer"/> per target.</summary>
 public sealed class VeraTuner : ITuner
 {
-    public string PeftType => "VERA";
+    public MethodDescription Description { get; } = new()
+    {
+        PeftType = "VERA",
+        Name = "vera",
+        Title = "VeRA",
+        Summary = "frozen random projections shared by all layers, two trained scaling vectors per layer",
+        Trains = true,
+        Mergeable = true,
+        Uses = SharedInputs.Rank | SharedInputs.Dropout | SharedInputs.Targets,
+        DefaultTargets = Lora.LoraDefaults.Targets,
+    };
 
     public PeftConfig ReadConfig(JsonConfig json) => VeraConfig.Read(json);
+
+    /// <summary>The projections are drawn from the run's seed, so a run's adapter is reproducible from its config.</summary>
+    public PeftConfig CreateConfig(MethodSettings s) =>
+        s.Common(new VeraConfig { R = s.Rank, VeraDropout = s.Dropout, ProjectionPrngKey = s.Seed, Targets = s.Targets });
 
     public IEnumerable<ModuleTree.Replacement> Inject(nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (VeraConfig)peftConfig;
-        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, "VeRA");
+        config.Targets = TargetWrapping.WithDefaults(root, config.Targets, Description);
         var names = TargetSelector.Select(root, config.Targets, m => LinearBase.IsLinear(m) || m is VeraLayer, config.ModulesToSave ?? []);
         var bases = names.Select(n => ModuleTree.Get(root, n) switch
         {

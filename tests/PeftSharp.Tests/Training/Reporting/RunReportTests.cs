@@ -12,7 +12,7 @@ public class RunReportTests
         var options = new TrainingOptions
         {
             Model = "/models/all-MiniLM-L6-v2", TrainData = "/data/uci-sentiment/train.csv", Output = runDir,
-            TargetModules = ["query", "value"], ModulesToSave = ["classifier"], LoraR = 8, LoraAlpha = 16, MaxSteps = 400,
+            TargetModules = ["query", "value"], ModulesToSave = ["classifier"], Rank = 8, Alpha = 16, MaxSteps = 400,
         };
         var summary = new TrainingSummary
         {

@@ -2,11 +2,11 @@ using System.Text.Json;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace PeftSharp.Training;
+namespace PeftSharp.Options;
 
 /// <summary>How a value was written, which decides what it may become: a YAML plain scalar is typed by the option it
 /// sets (<c>8</c> is an int for lora_r, a string for text_field), a quoted or JSON string is only ever a string.</summary>
-internal enum ConfigValueKind { Null, Plain, String, Number, Bool, List, Map }
+public enum ConfigValueKind { Null, Plain, String, Number, Bool, List, Map }
 
 /// <summary>
 /// One value from a training config, YAML, JSON or a command-line flag, in a form that does not care which: the
@@ -14,7 +14,7 @@ internal enum ConfigValueKind { Null, Plain, String, Number, Bool, List, Map }
 /// Only two levels are kept (a list of scalars); anything deeper is a type error anyway, and not walking it means
 /// a YAML alias bomb costs nothing.
 /// </summary>
-internal sealed record ConfigValue(ConfigValueKind Kind, string Text, IReadOnlyList<ConfigValue> Items, int? Line)
+public sealed record ConfigValue(ConfigValueKind Kind, string Text, IReadOnlyList<ConfigValue> Items, int? Line)
 {
     public static ConfigValue Null(int? line = null) => new(ConfigValueKind.Null, "null", [], line);
     public static ConfigValue Plain(string text, int? line = null) => new(ConfigValueKind.Plain, text, [], line);

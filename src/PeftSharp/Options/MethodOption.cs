@@ -1,0 +1,39 @@
+namespace PeftSharp.Options;
+
+/// <summary>
+/// An option that belongs to one method (LoRA's use_dora), declared as a static field in the method's folder. Its value
+/// lives in <see cref="OptionValues"/> beside the core options, so training, flags and config files carry it without
+/// knowing the method; the method reads it back typed with <see cref="Get"/>.
+/// </summary>
+public sealed class MethodOption<T> : OptionSpec
+{
+    private readonly Func<T, string?>? _check;
+
+    /// <param name="method">The method's CLI name (lora).</param>
+    /// <param name="check">A rule beyond type and range; returns the problem, or null when the value is fine.</param>
+    public MethodOption(string method, string key, T defaultValue, OptionAttribute declaration, bool nullable = false, Func<T, string?>? check = null)
+        : base(key, KindOf(typeof(T)), nullable || System.Nullable.GetUnderlyingType(typeof(T)) != null, defaultValue, declaration)
+    {
+        Method = method;
+        _check = check;
+    }
+
+    public override string Method { get; }
+
+    /// <summary>The value given, else the default.</summary>
+    public T Get(OptionValues values) => values.TryGet(Key, out var v) ? (T)v! : (T)Default!;
+
+    protected override string? Check(object? value) => _check != null && value is T t ? _check(t) : null;
+
+    internal static OptionKind KindOf(Type type)
+    {
+        type = System.Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int)) return OptionKind.Int;
+        if (type == typeof(long)) return OptionKind.Long;
+        if (type == typeof(double)) return OptionKind.Double;
+        if (type == typeof(bool)) return OptionKind.Bool;
+        if (type == typeof(string)) return OptionKind.String;
+        if (type == typeof(IReadOnlyList<string>)) return OptionKind.StringList;
+        throw new ArgumentException($"type {type} cannot be an option (int, long, double, bool, string or IReadOnlyList<string>)");
+    }
+}

@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using System.Text;
+using PeftSharp.Data;
+using PeftSharp.Models;
+using PeftSharp.Options;
+using PeftSharp.Tokenization;
+using PeftSharp.Tuners;
+using Parameter = TorchSharp.Modules.Parameter;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Training;
+
+/// <summary>
+/// Everything one training run works with, set up from the options: data, model and adapter, loaders, schedule,
+/// optimizer, checkpoints and the state to start from. <see cref="Trainer"/> runs the steps over it; keeping the
+/// setup here keeps the loop readable. Owns the model and optimizer (native memory), freed by Dispose.
+/// </summary>
+internal sealed class TrainingRun : IDisposable
+{
+    private TrainingRun(TrainingOptions options, Device device, TrainingData data, PretrainedModel model, PeftModel? peft,
+        DataLoader loader, DataLoader validation, int total, int stepsPerEpoch, LearningRateSchedule schedule,
+        List<(string Name, Parameter Parameter)> trainable, Optimizer optimizer)
+    {
+        Options = options;
+        Device = device;
+        Data = data;
+        Model = model;
+        Peft = peft;
+        Loader = loader;
+        Validation = validation;
+        Total = total;
+        StepsPerEpoch = stepsPerEpoch;
+        Schedule = schedule;
+        Trainable = trainable;
+        Optimizer = optimizer;
+        Checkpoints = new Checkpoints(options.Output, options.KeepLast);
+        Metric = options.MetricForBest == "auto" ? Evaluator.DefaultMetric(data.Task.Kind) : options.MetricForBest;
+        HigherIsBetter = Evaluator.HigherIsBetter(Metric);
+        Fingerprint = FingerprintOf(options);
+        Report = peft?.TrainableParameters() ?? new TrainableReport(trainable.Sum(p => p.Parameter.numel()), model.parameters().Sum(p => p.numel()));
+    }
+
+    public TrainingOptions Options { get; }
+    public Device Device { get; }
+    public TrainingData Data { get; }
+    public TaskKind Kind => Data.Task.Kind;
+    public PretrainedModel Model { get; }
+    /// <summary>The adapter being trained; null for the full and head baselines.</summary>
+    public PeftModel? Peft { get; }
+    public DataLoader Loader { get; }
+    public DataLoader Validation { get; }
+    public int Total { get; }
+    public int StepsPerEpoch { get; }
+    public LearningRateSchedule Schedule { get; }
+    public List<(string Name, Parameter Parameter)> Trainable { get; }
+    public Optimizer Optimizer { get; }
+    public Checkpoints Checkpoints { get; }
+    /// <summary>The validation metric that picks the best weights and drives early stopping.</summary>
+    public string Metric { get; }
+    public bool HigherIsBetter { get; }
+    public string Fingerprint { get; }
+    public TrainableReport Report { get; }
+
+    /// <summary>Reads the data, builds the model and adapter, loaders, schedule and optimizer.</summary>
+    public static TrainingRun Create(TrainingOptions o, Action<string> log)
+    {
+        if (o.Threads > 0) set_num_threads(o.Threads);
+        if (o.LowMemory && !Native.Allocator.ReturnLargeBlocksToSystem()) log("low_memory: not available on this system; ignored");
+        var device = Devices.Parse(o.Device);
+        if (string.IsNullOrEmpty(o.Output)) throw new PeftException("no output folder: set output (--output)");
+        Directory.CreateDirectory(o.Output);
+        manual_seed(o.Seed);
+
+        var tokenizer = AutoTokenizer.FromFolder(o.Model);
+        var data = TrainingData.Build(o, tokenizer, log);
+        var model = data.Task.Kind == TaskKind.SequenceClassification
+            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log)
+            : AutoModel.FromPretrained(o.Model, device);
+        try
+        {
+            manual_seed(o.Seed);
+            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log);
+            var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });
+            var loader = new DataLoader(data.Train, collator, o.BatchSize, o.Seed);
+            var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);
+            int stepsPerEpoch = (loader.BatchesPerEpoch + o.GradientAccumulation - 1) / o.GradientAccumulation;
+            int total = o.MaxSteps ?? stepsPerEpoch * o.Epochs;
+            int warmup = o.WarmupSteps > 0 ? o.WarmupSteps : (int)Math.Ceiling(o.WarmupRatio * total);
+            var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+            var optimizer = CreateOptimizer(o, model, peft, trainable);
+            return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
+                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Validation metrics of the model as it is now.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate() => Evaluator.Evaluate(Model, Kind, Validation.Epoch(0), Device);
+
+    private static Optimizer CreateOptimizer(TrainingOptions o, PretrainedModel model, PeftModel? peft, List<(string Name, Parameter Parameter)> trainable)
+    {
+        var groups = o.LoraPlusRatio is { } ratio && peft != null
+            ? LoraPlus.Groups(peft, o.LearningRate, ratio, o.WeightDecay)
+            : ParamGroups.Standard(model, trainable, o.LearningRate, o.WeightDecay);
+        return o.Optimizer switch
+        {
+            "adamw" => new AdamW(groups, o.Beta1, o.Beta2, o.Epsilon),
+            "sgd" => new Sgd(groups, o.Momentum),
+            _ => throw new PeftException($"optimizer \"{o.Optimizer}\" is not one of adamw, sgd"),
+        };
+    }
+
+    /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
+    private static string FingerprintOf(TrainingOptions o)
+    {
+        var relevant = o with
+        {
+            Resume = false, Output = "", Threads = 0, Device = "", EvalEvery = 0, LogEvery = 0, SaveEvery = 0, KeepLast = 0, Baselines = false,
+            FrozenBaseline = false, LowMemory = false, GradientCheckpointing = false, MaxSteps = null, Epochs = 0, MethodOptions = OptionValues.Empty,
+        };
+        // The method's options by their effective values, so a default written out in config.yaml equals one left unset.
+        var method = string.Join(",", TrainingSchema.All.Where(s => s.Method == o.Method).Select(s => $"{s.Key}={OptionSpec.Show(TrainingSchema.Get(o, s))}"));
+        var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []) + "|" + method;
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}
