@@ -80,7 +80,7 @@ public sealed record TrainingOptions
     public string Pooling { get; init; } = "cls";
 
     // --- optimisation
-    [Option("Optimizer", Choices = ["adamw", "sgd"])]
+    [Option("The optimizer: AdamW (decoupled weight decay) or SGD with momentum", Choices = ["adamw", "sgd"])]
     public string Optimizer { get; init; } = "adamw";
 
     [Option("Peak learning rate", Min = 0, MinExclusive = true)]
