@@ -9,7 +9,9 @@ namespace PeftSharp.Models;
 /// <summary>
 /// Writes a model as an ordinary Hugging Face folder (config.json, model.safetensors, and the tokenizer
 /// and generation files of the folder it came from), so a merged model loads anywhere without PeftSharp.
-/// The folder is built under a temporary name and renamed into place.
+/// The folder is written through <see cref="AtomicFolder"/> (temporary sibling, fsync, rename into place), so
+/// an interrupted save never leaves a half-written model under the final name. Only a missing or empty folder is
+/// replaced: a merged model never overwrites one that exists.
 /// </summary>
 public static class ModelSaver
 {
@@ -24,11 +26,7 @@ public static class ModelSaver
         var full = Path.GetFullPath(outDir);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new PeftException($"{outDir}: folder exists and is not empty");
-        var parent = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(temp);
-        try
+        AtomicFolder.Write(full, temp =>
         {
             var names = model.named_parameters().Select(p => p.name).ToHashSet();
             var config = (JsonObject)model.Config.Raw.Root.DeepClone();
@@ -45,12 +43,6 @@ public static class ModelSaver
             if (sourceDir != null)
                 foreach (var file in CopiedFiles.Where(f => File.Exists(Path.Combine(sourceDir, f))))
                     File.Copy(Path.Combine(sourceDir, file), Path.Combine(temp, file));
-            if (Directory.Exists(full)) Directory.Delete(full);
-            Directory.Move(temp, full);
-        }
-        finally
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        }
+        }, overwrite: true);
     }
 }

@@ -9,9 +9,10 @@ namespace PeftSharp.Training;
 
 /// <summary>
 /// Checkpoints of a run under &lt;run&gt;/checkpoints/step-N: the adapter (PEFT's files), optimizer state and
-/// RNG state (optimizer.safetensors) and trainer_state.json. Each is written into a temporary folder and
-/// renamed into place, so a run killed at any moment leaves every earlier checkpoint whole. Keeps the
-/// newest K and the best.
+/// RNG state (optimizer.safetensors) and trainer_state.json. Each is written, replaced and pruned through
+/// <see cref="AtomicFolder"/> (temporary sibling, fsync, old copy renamed aside, rename into place), and
+/// <see cref="List"/> first recovers a checkpoint whose rewrite was cut between the two renames, so a run
+/// killed at any moment leaves every earlier checkpoint whole and findable. Keeps the newest K and the best.
 /// </summary>
 public sealed class Checkpoints(string runDir, int keepLast)
 {
@@ -23,11 +24,8 @@ public sealed class Checkpoints(string runDir, int keepLast)
 
     public string Save(TrainerState state, PeftModel? peft, nn.Module model, Optimizer optimizer, int? bestStep)
     {
-        Directory.CreateDirectory(Root);
         var final = Path.Combine(Root, Prefix + state.Step.ToString(CultureInfo.InvariantCulture));
-        var temp = Path.Combine(Root, $".tmp-{state.Step}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
+        AtomicFolder.Write(final, temp =>
         {
             if (peft != null) peft.Save(Path.Combine(temp, "adapter"));
             else SaveFull(model, Path.Combine(temp, "model.safetensors"));
@@ -39,13 +37,7 @@ public sealed class Checkpoints(string runDir, int keepLast)
                     new Dictionary<string, string> { ["optimizer_steps"] = optimizer.Steps.ToString(CultureInfo.InvariantCulture) });
             }
             AtomicFile.WriteAllText(Path.Combine(temp, StateFile), state.ToJson());
-            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
-            Directory.Move(temp, final);
-        }
-        finally
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        }
+        }, overwrite: true);
         Prune(bestStep);
         return final;
     }
@@ -56,10 +48,14 @@ public sealed class Checkpoints(string runDir, int keepLast)
         SafetensorsWriter.Write(path, model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().cpu())));
     }
 
-    /// <summary>Complete checkpoints, oldest first (an interrupted write leaves only a .tmp folder, which is ignored).</summary>
+    /// <summary>
+    /// Complete checkpoints, oldest first. A rewrite cut between its two renames is recovered first; an
+    /// interrupted write leaves only a hidden temporary folder, which is ignored (and removed by the next save).
+    /// </summary>
     public IReadOnlyList<(int Step, string Dir)> List()
     {
         if (!Directory.Exists(Root)) return [];
+        AtomicFolder.RecoverAll(Root);
         return Directory.EnumerateDirectories(Root, Prefix + "*")
             .Select(d => (Ok: int.TryParse(Path.GetFileName(d)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s), Step: s, Dir: d))
             .Where(x => x.Ok && File.Exists(Path.Combine(x.Dir, StateFile)))
@@ -72,7 +68,9 @@ public sealed class Checkpoints(string runDir, int keepLast)
     {
         var all = List();
         foreach (var (step, dir) in all.Take(Math.Max(0, all.Count - Math.Max(1, keepLast))))
-            if (step != bestStep) Directory.Delete(dir, recursive: true);
+            if (step != bestStep) AtomicFolder.Delete(dir);
+        AtomicFolder.RemoveLeftovers(Root);
+        // Temporary folders named by PeftSharp versions before AtomicFolder was used here.
         foreach (var temp in Directory.EnumerateDirectories(Root, ".tmp-*")) Directory.Delete(temp, recursive: true);
     }
 

@@ -201,17 +201,6 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
 
     private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)
     {
-        var temp = dir + $".{Guid.NewGuid():N}.tmp";
-        try
-        {
-            peft.Save(temp);
-            info.Write(temp);
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.Move(temp, dir);
-        }
-        finally
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        }
+        AtomicFolder.Write(dir, temp => { peft.Save(temp); info.Write(temp); }, overwrite: true);
     }
 }

@@ -230,6 +230,7 @@ public sealed class PeftModel
     /// <summary>Adds an adapter from a folder. Every key and shape is checked before any value is copied.</summary>
     public void LoadAdapter(string dir, string adapter, bool trainable = false)
     {
+        AtomicFolder.Recover(dir); // a save cut between its two renames leaves the complete old folder aside
         if (!Directory.Exists(dir)) throw new PeftException($"{dir}: adapter folder not found");
         var configPath = Path.Combine(dir, ConfigFile);
         if (!File.Exists(configPath)) throw new PeftException($"{dir}: not an adapter folder (no {ConfigFile})");
