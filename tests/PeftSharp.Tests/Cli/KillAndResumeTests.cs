@@ -47,6 +47,7 @@ public class KillAndResumeTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // real processes, 400 steps twice over: minutes
     public void SigkillAtRandomMomentsThenResumeGivesTheUninterruptedAdapter()
     {
         var straight = Path.Combine(_run.Root, "straight");

@@ -12,6 +12,7 @@ public class LargeTensorTests
     /// </summary>
     /// <remarks>Needs about 2.4 GB free in the temp folder, in case the file is not stored sparsely there; with less it is reported as skipped.</remarks>
     [SkippableFact]
+    [Trait("Category", "Slow")] // reads 2 GB through the loader
     public void TensorOver2GBLoadsFromASparseFile()
     {
         const long length = (1L << 31) + 16;

@@ -117,6 +117,7 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // 1,000 steps
     public void ThousandStepsKeepLiveTensorsFlat()
     {
         var recorder = new Recorder();
