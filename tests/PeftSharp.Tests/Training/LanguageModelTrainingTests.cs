@@ -18,6 +18,7 @@ public class LanguageModelTrainingTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    [Trait("Category", "Slow")] // GPT-2's 50,257-token vocabulary in the head: six epochs take over 10 s
     public void InstructionTuningLowersTheAnswerLoss()
     {
         var model = Path.Combine(_root, "gpt2");

@@ -59,11 +59,43 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
         Assert.NotNull(summary.BestCheckpoint);
     }
 
+    /// <summary>
+    /// A method's short run: four epochs of the 72 training rows (9 steps each) at a constant learning rate, without
+    /// adapter dropout, so the two halves of the step log see the same rows and their losses compare fairly. Mean
+    /// pooling: the tiny random model's CLS position barely sees the sentiment word, so with CLS pooling IA3 and VeRA
+    /// hardly move the loss in this many steps. Measured (seed 7): validation loss 0.694 falls to 0.47-0.48 (IA3,
+    /// VeRA, LoKr) and 0.007 (LoHa); the training loss's second half is 0.50-0.56 against 0.71-0.74 for the first.
+    /// </summary>
+    private (TrainingSummary Summary, Recorder Steps) TrainBriefly(string method)
+    {
+        var recorder = new Recorder();
+        var summary = new Trainer(_run.Options(method) with
+        {
+            Method = method, MaxSteps = 36, LearningRate = 3e-2, Rank = 4, Dropout = 0, Pooling = "mean", Scheduler = "constant", WarmupRatio = 0,
+        }, recorder).Run();
+        Assert.Equal("finished", summary.StopReason);
+        return (summary, recorder);
+    }
+
+    /// <summary>
+    /// A smoke run must have learned, not only written files: the validation loss (same rows, eval mode, so no noise)
+    /// fell, and so did the training loss, the mean of the first half of the steps against the second's (one batch alone is noisy).
+    /// </summary>
+    private static void AssertLossFell(TrainingSummary summary, Recorder recorder)
+    {
+        double before = summary.Before!["loss"], after = summary.After!["loss"];
+        Assert.True(after < 0.85 * before, $"validation loss {before:F4} -> {after:F4}");
+        int half = recorder.Steps.Count / 2;
+        Assert.True(half >= 4, $"only {recorder.Steps.Count} steps logged");
+        double first = recorder.Steps.Take(half).Average(s => s.Loss), last = recorder.Steps.Skip(half).Average(s => s.Loss);
+        Assert.True(last < 0.9 * first, $"mean training loss {first:F4} (steps 1-{half}) -> {last:F4} (steps {half + 1}-{recorder.Steps.Count})");
+    }
+
     [Fact]
     public void Ia3TrainsThroughTheSameLoopAndSavesPeftKeys()
     {
-        var summary = new Trainer(_run.Options("ia3") with { Method = "ia3", MaxSteps = 8, LearningRate = 1e-2 }).Run();
-        Assert.Equal("finished", summary.StopReason);
+        var (summary, recorder) = TrainBriefly("ia3");
+        AssertLossFell(summary, recorder);
         var keys = Adapter(summary.AdapterDir).Keys.ToList();
         Assert.Contains("base_model.model.bert.encoder.layer.0.attention.self.key.ia3_l", keys);
         Assert.Contains("base_model.model.bert.encoder.layer.0.output.dense.ia3_l", keys);
@@ -77,14 +109,15 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
     [InlineData("vera", "vera_lambda_d")]
     public void OtherMethodsTrainThroughTheSameLoop(string method, string keyPart)
     {
-        var summary = new Trainer(_run.Options(method) with { Method = method, MaxSteps = 6, LearningRate = 1e-2, Rank = 4 }).Run();
-        Assert.Equal("finished", summary.StopReason);
+        var (summary, recorder) = TrainBriefly(method);
+        AssertLossFell(summary, recorder);
         var keys = Adapter(summary.AdapterDir).Keys.ToList();
         Assert.Contains(keys, k => k.Contains(keyPart));
         Assert.True(summary.TrainableParameters > 0);
     }
 
     [Fact]
+    [Trait("Category", "Slow")] // 1,000 steps
     public void ThousandStepsKeepLiveTensorsFlat()
     {
         var recorder = new Recorder();
