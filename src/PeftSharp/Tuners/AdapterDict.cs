@@ -72,7 +72,8 @@ public sealed class AdapterParameterDict : nn.Module
         if (!Contains(adapter)) return;
         var parameter = this[adapter];
         var field = typeof(nn.Module).GetField("_internal_params", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        ((System.Collections.IDictionary)field.GetValue(this)!).Remove(adapter);
+        // TorchSharp's OrderedDict is a generic IDictionary only (the non-generic cast threw InvalidCastException).
+        ((IDictionary<string, TorchSharp.Modules.Parameter>)field.GetValue(this)!).Remove(adapter);
         parameter.Dispose();
     }
 }

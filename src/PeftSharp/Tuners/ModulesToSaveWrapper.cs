@@ -8,56 +8,43 @@ namespace PeftSharp.Tuners;
 /// A whole module trained alongside the adapter (a new classifier, an lm_head): the original stays frozen
 /// under original_module and each adapter gets its own trainable copy under modules_to_save, as in PEFT.
 /// </summary>
-public sealed class ModulesToSaveWrapper : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwardWithBase
+public sealed class ModulesToSaveWrapper : AdapterLayer
 {
-    private readonly nn.Module<Tensor, Tensor> original_module;
     private readonly AdapterDict<nn.Module<Tensor, Tensor>> modules_to_save = new();
     private readonly string _name;
 
-    public ModulesToSaveWrapper(nn.Module<Tensor, Tensor> original, string name) : base(nameof(ModulesToSaveWrapper))
+    public ModulesToSaveWrapper(nn.Module<Tensor, Tensor> original, string name)
+        : base(nameof(ModulesToSaveWrapper), original, baseName: "original_module")
     {
-        original_module = original;
         _name = name;
-        RegisterComponents();
     }
 
-    public nn.Module BaseLayer => original_module;
-    public IEnumerable<string> AdapterNames => modules_to_save.Names;
-    public IReadOnlyList<string> ActiveAdapters { get; set; } = [];
-    public bool Disabled { get; set; }
-    public IReadOnlyList<string>? RowAdapters { get; set; }
-    public IReadOnlyList<string> MergedAdapters => [];
-
-    public void AddAdapter(string adapter) => modules_to_save.Add(adapter, ModuleCopy.Clone(original_module, _name));
+    public void AddAdapter(string adapter)
+    {
+        modules_to_save.Add(adapter, ModuleCopy.Clone(Wrapped, _name));
+        Added(adapter);
+    }
 
     public nn.Module<Tensor, Tensor> Copy(string adapter) => modules_to_save[adapter];
 
-    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
+    public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
         modules_to_save[adapter].named_parameters().Select(p => ($"modules_to_save.{adapter}.{p.name}", p.parameter));
 
-    public override Tensor forward(Tensor x) => ForwardWithBase(x, null);
+    /// <summary>y = copy(x) for the first active adapter that has a copy here; the original's output when none has.</summary>
+    protected override Tensor ForwardActive(Tensor x, Tensor? baseOutput, IReadOnlyList<string> adapters) =>
+        adapters.Count == 0 ? baseOutput ?? BaseForward(x) : modules_to_save[adapters[0]].forward(x);
 
-    public Tensor ForwardWithBase(Tensor x, Tensor? baseOutput)
+    /// <summary>Each adapter's rows go through its copy and replace the original's output there (index_copy).</summary>
+    protected override Tensor ForwardRows(Tensor x, Tensor? baseOutput, IReadOnlyList<string> rows)
     {
-        if (RowAdapters != null)
-        {
-            var result = baseOutput ?? original_module.forward(x);
-            foreach (var adapter in RowAdapters.Distinct().Where(modules_to_save.Contains))
-            {
-                var index = tensor(Enumerable.Range(0, RowAdapters.Count).Where(i => RowAdapters[i] == adapter).Select(i => (long)i).ToArray(), device: x.device);
-                result = result.index_copy(0, index, modules_to_save[adapter].forward(x.index_select(0, index)));
-            }
-            return result;
-        }
-        var active = Disabled ? null : ActiveAdapters.FirstOrDefault(modules_to_save.Contains);
-        return active is null ? baseOutput ?? original_module.forward(x) : modules_to_save[active].forward(x);
+        var result = baseOutput ?? BaseForward(x);
+        foreach (var (adapter, index) in RowIndices(rows, x))
+            result = result.index_copy(0, index, modules_to_save[adapter].forward(x.index_select(0, index)));
+        return result;
     }
 
-    public void Merge(IEnumerable<string> adapters) { }
-    public void Unmerge() { }
-    public void DeleteAdapter(string adapter)
-    {
-        modules_to_save.Remove(adapter);
-        ActiveAdapters = ActiveAdapters.Where(a => a != adapter).ToList();
-    }
+    /// <summary>Nothing to fold in: PeftModel puts the trained copy in the original's place when it unloads.</summary>
+    protected override bool CanMerge => false;
+
+    protected override void RemoveAdapter(string adapter) => modules_to_save.Remove(adapter);
 }

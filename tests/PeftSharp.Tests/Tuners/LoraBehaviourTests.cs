@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Tests.Tuners;
 
+[Collection(SerialRandomness.Name)] // SavedAdapterLoadsBack builds two models from seed 1 and needs them equal
 public class LoraBehaviourTests
 {
     private static LoraConfig Config(Action<JsonObject>? edit = null)

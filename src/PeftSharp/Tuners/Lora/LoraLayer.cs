@@ -10,35 +10,25 @@ namespace PeftSharp.Tuners.Lora;
 /// The original stays whole under base_layer, so unloading gives it back untouched; parameters are
 /// named as in PEFT while running (q_proj.base_layer.weight, q_proj.lora_A.default.weight).
 /// </summary>
-public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwardWithBase
+public sealed class LoraLayer : AdapterLayer
 {
-    public const string BaseRow = "__base__";
-
-    private readonly nn.Module<Tensor, Tensor> base_layer;
     private readonly AdapterDict<Linear> lora_A = new();
     private readonly AdapterDict<Linear> lora_B = new();
     private readonly AdapterDict<nn.Module<Tensor, Tensor>> lora_dropout = new();
     private readonly AdapterDict<ParameterHolder> lora_magnitude_vector = new();
     private readonly Dictionary<string, Settings> _settings = new(StringComparer.Ordinal);
-    private readonly List<(string Adapter, Tensor? DoraFactor)> _merged = [];
+    /// <summary>DoRA's merge scales W's rows by magnitude / ||W + delta W||; unmerging divides by the same factor.</summary>
+    private readonly Dictionary<string, Tensor> _doraFactors = new(StringComparer.Ordinal);
     private readonly LinearBase _base;
 
     private sealed record Settings(int Rank, double Alpha, double Scaling, double Dropout, bool Dora);
 
-    public LoraLayer(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoraLayer))
+    public LoraLayer(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoraLayer), baseLayer)
     {
         _base = LinearBase.TryCreate(baseLayer) ?? throw new PeftException($"LoRA cannot wrap a {baseLayer.GetType().Name}");
-        base_layer = baseLayer;
-        RegisterComponents();
     }
 
-    public nn.Module BaseLayer => base_layer;
     public LinearBase Base => _base;
-    public IEnumerable<string> AdapterNames => _settings.Keys;
-    public IReadOnlyList<string> ActiveAdapters { get; set; } = [];
-    public bool Disabled { get; set; }
-    public IReadOnlyList<string>? RowAdapters { get; set; }
-    public IReadOnlyList<string> MergedAdapters => _merged.Select(m => m.Adapter).ToList();
 
     public double ScalingOf(string adapter) => _settings[adapter].Scaling;
     public int RankOf(string adapter) => _settings[adapter].Rank;
@@ -61,6 +51,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         lora_B.Add(adapter, b);
         lora_dropout.Add(adapter, config.LoraDropout > 0 ? nn.Dropout(config.LoraDropout) : nn.Identity());
         _settings[adapter] = new Settings(rank, alpha, scaling, config.LoraDropout, config.UseDora);
+        Added(adapter);
         if (config.UseDora)
         {
             using var _ = no_grad();
@@ -70,7 +61,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         }
     }
 
-    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
+    public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
     {
         yield return ($"lora_A.{adapter}.weight", lora_A[adapter].weight);
         yield return ($"lora_B.{adapter}.weight", lora_B[adapter].weight);
@@ -78,19 +69,11 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         if (lora_magnitude_vector.Contains(adapter)) yield return ($"lora_magnitude_vector.{adapter}.weight", lora_magnitude_vector[adapter].Weight);
     }
 
-    public override Tensor forward(Tensor x)
+    protected override Tensor ForwardActive(Tensor x, Tensor? baseOutput, IReadOnlyList<string> adapters)
     {
-        if (Disabled && _merged.Count > 0) Unmerge();
-        return ForwardWithBase(x, base_layer.forward(x));
-    }
-
-    public Tensor ForwardWithBase(Tensor x, Tensor result)
-    {
-        if (Disabled) return result;
-        if (RowAdapters != null) return MixedBatch(x, result, RowAdapters);
-        foreach (var adapter in ActiveAdapters)
+        var result = baseOutput ?? BaseForward(x);
+        foreach (var adapter in adapters)
         {
-            if (!_settings.ContainsKey(adapter) || _merged.Any(m => m.Adapter == adapter)) continue;
             var s = _settings[adapter];
             result = !s.Dora && s.Dropout == 0 && lora_B[adapter].bias is null
                 ? AddPlain(adapter, x, result, s.Scaling)
@@ -132,15 +115,14 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
     private static Tensor WeightNorm(Tensor weight, Tensor loraWeight, double scaling) =>
         linalg.norm(weight.add(loraWeight.mul(scaling)), dims: [1]);
 
-    private Tensor MixedBatch(Tensor x, Tensor result, IReadOnlyList<string> rows)
+    /// <summary>Each adapter's rows get base + its update (index_add); as PEFT, refused with DoRA or with merged adapters.</summary>
+    protected override Tensor ForwardRows(Tensor x, Tensor? baseOutput, IReadOnlyList<string> rows)
     {
-        if (rows.Count != x.shape[0]) throw new PeftException($"{rows.Count} adapter names for a batch of {x.shape[0]} rows");
-        foreach (var adapter in rows.Distinct())
+        var result = baseOutput ?? BaseForward(x);
+        foreach (var (adapter, index) in RowIndices(rows, x))
         {
-            if (adapter == BaseRow || !_settings.ContainsKey(adapter)) continue;
             if (_settings[adapter].Dora) throw new PeftException("per-row adapters are not supported with DoRA");
-            if (_merged.Count > 0) throw new PeftException("per-row adapters need unmerged adapters");
-            var index = tensor(Enumerable.Range(0, rows.Count).Where(i => rows[i] == adapter).Select(i => (long)i).ToArray(), device: x.device);
+            if (AnyMerged) throw new PeftException("per-row adapters need unmerged adapters");
             var delta = Delta(adapter, x.index_select(0, index), result.index_select(0, index));
             result = result.index_add(0, index, delta, 1);
         }
@@ -154,63 +136,47 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, IForwa
         return lora_B[adapter].weight.matmul(lora_A[adapter].weight).mul(s.Scaling);
     }
 
-    public void Merge(IEnumerable<string> adapters)
+    protected override void MergeOne(string adapter)
     {
-        using var _ = no_grad();
-        foreach (var adapter in adapters)
+        var delta = DeltaWeight(adapter);
+        if (_settings[adapter].Dora)
         {
-            if (!_settings.ContainsKey(adapter) || _merged.Any(m => m.Adapter == adapter)) continue;
-            using var scope = NewDisposeScope();
-            var delta = DeltaWeight(adapter);
-            Tensor? factor = null;
-            if (_settings[adapter].Dora)
-            {
-                var combined = _base.WeightOutIn().add(delta);
-                factor = lora_magnitude_vector[adapter].Weight.div(linalg.norm(combined, dims: [1])).MoveToOuterDisposeScope();
-                var merged = combined.mul(factor.view(-1, 1));
-                if (!merged.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
-                _base.SetWeight(merged);
-            }
-            else
-            {
-                if (!delta.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
-                _base.AddToWeight(delta);
-            }
-            if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.add_(loraBias.mul(_settings[adapter].Scaling));
-            _merged.Add((adapter, factor?.DetachFromDisposeScope()));
+            var combined = _base.WeightOutIn().add(delta);
+            var factor = lora_magnitude_vector[adapter].Weight.div(linalg.norm(combined, dims: [1]));
+            var merged = combined.mul(factor.view(-1, 1));
+            if (!merged.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
+            _base.SetWeight(merged);
+            _doraFactors[adapter] = factor.DetachFromDisposeScope();
         }
+        else
+        {
+            if (!delta.isfinite().all().item<bool>()) throw new PeftException($"merging adapter \"{adapter}\" would give non-finite weights");
+            _base.AddToWeight(delta);
+        }
+        if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.add_(loraBias.mul(_settings[adapter].Scaling));
     }
 
-    public void Unmerge()
+    protected override void UnmergeOne(string adapter)
     {
-        using var _ = no_grad();
-        for (int i = _merged.Count - 1; i >= 0; i--)
+        var delta = DeltaWeight(adapter);
+        if (_doraFactors.Remove(adapter, out var factor))
         {
-            var (adapter, factor) = _merged[i];
-            using var scope = NewDisposeScope();
-            var delta = DeltaWeight(adapter);
-            if (factor is not null)
-            {
-                _base.SetWeight(_base.WeightOutIn().div(factor.view(-1, 1)).sub(delta));
-                factor.Dispose();
-            }
-            else
-            {
-                _base.AddToWeight(delta.neg());
-            }
-            if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.sub_(loraBias.mul(_settings[adapter].Scaling));
+            _base.SetWeight(_base.WeightOutIn().div(factor.view(-1, 1)).sub(delta));
+            factor.Dispose();
         }
-        _merged.Clear();
+        else
+        {
+            _base.AddToWeight(delta.neg());
+        }
+        if (lora_B[adapter].bias is { } loraBias && _base.Bias is { } baseBias) baseBias.sub_(loraBias.mul(_settings[adapter].Scaling));
     }
 
-    public void DeleteAdapter(string adapter)
+    protected override void RemoveAdapter(string adapter)
     {
-        if (_merged.Any(m => m.Adapter == adapter)) throw new PeftException($"adapter \"{adapter}\" is merged; unmerge it before deleting");
         lora_A.Remove(adapter);
         lora_B.Remove(adapter);
         lora_dropout.Remove(adapter);
         lora_magnitude_vector.Remove(adapter);
         _settings.Remove(adapter);
-        ActiveAdapters = ActiveAdapters.Where(a => a != adapter).ToList();
     }
 }
