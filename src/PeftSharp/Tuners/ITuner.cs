@@ -1,4 +1,5 @@
 using PeftSharp.IO;
+using PeftSharp.Models;
 using TorchSharp;
 
 namespace PeftSharp.Tuners;
@@ -18,4 +19,11 @@ public interface ITuner
     string BiasMode(PeftConfig config) => "none";
     /// <summary>A copy of the config to inject with when loading saved weights (no initialisation that rewrites the base).</summary>
     PeftConfig ForLoading(PeftConfig config) => config;
+    /// <summary>
+    /// The adapter's model-level part (tensors no wrapper layer holds, and the forward hook that uses them), or null
+    /// for a method that is only wrapper layers. Called after <see cref="Inject"/>, for PeftSharp models only.
+    /// </summary>
+    IModelAdapter? CreateModelAdapter(PretrainedModel model, string adapter, PeftConfig config) => null;
+    /// <summary>Whether the adapter's update can be folded into the base weights (never for a model-level part).</summary>
+    bool CanMerge(PeftConfig config) => true;
 }
