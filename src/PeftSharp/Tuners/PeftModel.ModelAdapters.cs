@@ -77,7 +77,7 @@ public sealed partial class PeftModel
     {
         foreach (var adapter in adapters)
         {
-            if (!_configs.TryGetValue(adapter, out var config)) throw new PeftException($"no adapter \"{adapter}\"");
+            if (!_configs.TryGetValue(adapter, out var config)) continue; // merging an unknown name does nothing, as before
             if (_modelAdapters.ContainsKey(adapter))
                 throw new PeftException($"adapter \"{adapter}\" ({config.PeftType}) cannot be merged: it acts on the model's inputs (virtual tokens or a key/value prefix), not on weights");
             if (!TunerRegistry.For(config.PeftType).CanMerge(config))
