@@ -21,6 +21,13 @@ public sealed class KVCache : IDisposable
     /// <summary>Number of positions cached (0 before the first forward).</summary>
     public long Length => _keys[0] is { } k ? k.shape[2] : 0;
 
+    /// <summary>The cached keys and values of a layer (aliases; for turning a cache into a <see cref="KeyValuePrefix"/>).</summary>
+    public (Tensor Keys, Tensor Values) Get(int layer)
+    {
+        if (_keys[layer] is not { } k || _values[layer] is not { } v) throw new InvalidOperationException($"layer {layer} has nothing cached yet");
+        return (k.alias(), v.alias());
+    }
+
     /// <summary>Appends this step's keys and values for a layer and returns the full sequences.</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {

@@ -9,9 +9,16 @@ namespace PeftSharp.Models;
 /// so loading is a one-to-one copy and adapters can address modules by the names PEFT uses.
 /// Subclasses describe what the loader must know: the base-model prefix that some checkpoints omit,
 /// tied parameters that are stored once, and checkpoint keys that are safe to ignore.
+/// <para>
+/// Every public entry point runs the <see cref="ForwardHooks"/> once: <see cref="forward"/> is sealed and calls
+/// <see cref="Forward(PreparedInputs)"/>; the other entry points (ForwardHidden, BeginLayers, Encode) call
+/// <see cref="Prepare"/>, and the backbones only accept <see cref="PreparedInputs"/>.
+/// </para>
 /// </summary>
 public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
 {
+    private IForwardHook[] _hooks = [];
+
     protected PretrainedModel(string name, ModelConfig config) : base(name)
     {
         Config = config;
@@ -37,7 +44,7 @@ public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
     /// <summary>The token embedding, for id validation, prompt methods and resizing.</summary>
     public abstract TorchSharp.Modules.Embedding InputEmbeddings { get; }
 
-    /// <summary>Number of attention layers, i.e. entries a KV cache needs.</summary>
+    /// <summary>Number of attention layers, i.e. entries a KV cache (and a <see cref="KeyValuePrefix"/>) needs.</summary>
     public abstract int LayerCount { get; }
 
     /// <summary>The device of the model's parameters.</summary>
@@ -45,4 +52,23 @@ public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
 
     /// <summary>The floating dtype of the model's parameters.</summary>
     public ScalarType DType => parameters().First().dtype;
+
+    /// <summary>Applied in order to the inputs of every public entry point (PeftModel installs its active adapter's here).</summary>
+    public IReadOnlyList<IForwardHook> ForwardHooks
+    {
+        get => _hooks;
+        set => _hooks = value.ToArray();
+    }
+
+    public sealed override ModelOutput forward(ModelInputs inputs) => Forward(Prepare(inputs));
+
+    /// <summary>The architecture's forward pass on inputs the hooks have already seen.</summary>
+    protected abstract ModelOutput Forward(PreparedInputs inputs);
+
+    /// <summary>Runs the hooks; the only maker of <see cref="PreparedInputs"/>. Call once per entry point.</summary>
+    protected PreparedInputs Prepare(ModelInputs inputs)
+    {
+        foreach (var hook in _hooks) inputs = hook.Prepare(this, inputs);
+        return new PreparedInputs(inputs);
+    }
 }

@@ -18,7 +18,7 @@ public static class TaskLoss
                 return (nn.functional.cross_entropy(logits.to(ScalarType.Float32), labels), labels.shape[0]);
             case TaskKind.CausalLm:
             case TaskKind.Seq2SeqLm:
-                return TokenLoss(logits, TokenTargets(kind, labels));
+                return TokenLoss(logits, TokenTargets(kind, AlignToSequence(labels, logits.shape[1])));
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
@@ -34,6 +34,19 @@ public static class TaskLoss
         if (kind != TaskKind.CausalLm) return labels;
         var ignore = full(labels.shape[0], 1, TokenizedExample.IgnoreIndex, dtype: labels.dtype, device: labels.device);
         return cat([labels[.., 1..], ignore], 1);
+    }
+
+    /// <summary>
+    /// Labels for a sequence output that is longer than them: prompt methods prepend virtual positions to the
+    /// model's output (PEFT's outputs keep them), so the first positions get the ignore index, as PEFT pads labels for
+    /// prompt learning. With the causal shift the last virtual position then predicts the first real token, as in PEFT.
+    /// </summary>
+    public static Tensor AlignToSequence(Tensor labels, long sequenceLength)
+    {
+        long virtualPositions = sequenceLength - labels.shape[1];
+        if (virtualPositions <= 0) return labels;
+        var ignore = full(labels.shape[0], virtualPositions, TokenizedExample.IgnoreIndex, dtype: labels.dtype, device: labels.device);
+        return cat([ignore, labels], 1);
     }
 
     private static (Tensor, long) TokenLoss(Tensor logits, Tensor labels)

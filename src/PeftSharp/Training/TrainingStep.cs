@@ -90,7 +90,7 @@ public static class TrainingStep
     /// <summary>The head and its loss a slice of positions at a time; gradients land in hidden.grad (and the head's parameters).</summary>
     private static double HeadLossBackward(ILanguageModelHead lm, TaskKind kind, BatchTensors batch, Tensor hidden, double scale, long sliceBytes)
     {
-        var flatLabels = TaskLoss.TokenTargets(kind, batch.Labels).reshape(-1);
+        var flatLabels = TaskLoss.TokenTargets(kind, TaskLoss.AlignToSequence(batch.Labels, hidden.shape[1])).reshape(-1);
         long count = flatLabels.ne(TokenizedExample.IgnoreIndex).sum().item<long>();
         if (count == 0) return 0;
 

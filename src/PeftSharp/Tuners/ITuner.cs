@@ -1,4 +1,5 @@
 using PeftSharp.IO;
+using PeftSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -41,6 +42,13 @@ public interface ITuner
     IEnumerable<(string Name, Parameter Parameter)> TrainedBaseParameters(torch.nn.Module root, PeftConfig config) => [];
     /// <summary>A copy of the config to inject with when loading saved weights (no initialisation that rewrites the base).</summary>
     PeftConfig ForLoading(PeftConfig config) => config;
+    /// <summary>
+    /// The adapter's model-level part (tensors no wrapper layer holds, and the forward hook that uses them), or null
+    /// for a method that is only wrapper layers. Called after <see cref="Inject"/>, for PeftSharp models only.
+    /// </summary>
+    IModelAdapter? CreateModelAdapter(PretrainedModel model, string adapter, PeftConfig config) => null;
+    /// <summary>Whether this adapter's update can be folded into the base weights (never for a model-level part).</summary>
+    bool CanMerge(PeftConfig config) => Description.Mergeable;
 
     /// <summary>The title with the shared options the method uses: "LoHa r=8, alpha=16".</summary>
     static string SharedDescription(MethodDescription d, MethodSettings s, string? title = null)

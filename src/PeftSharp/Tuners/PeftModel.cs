@@ -12,7 +12,7 @@ namespace PeftSharp.Tuners;
 /// layers in the model's own module tree (ours or any TorchSharp module), so the model's forward is
 /// unchanged code and the tree can always be restored. Saves and loads PEFT's exact files.
 /// </summary>
-public sealed class PeftModel
+public sealed partial class PeftModel
 {
     public const string DefaultAdapter = "default";
     public const string ConfigFile = "adapter_config.json";
@@ -27,6 +27,7 @@ public sealed class PeftModel
     {
         Model = model;
         foreach (var (_, p) in model.named_parameters()) _originalRequiresGrad[p] = p.requires_grad;
+        CaptureBaseHooks();
     }
 
     /// <summary>The model with adapters in it; call its forward as before.</summary>
@@ -65,6 +66,7 @@ public sealed class PeftModel
         var tuner = TunerRegistry.For(config.PeftType);
         if (Model is PretrainedModel pm) config.BaseModelNameOrPath ??= pm.Config.Raw.Source is var s && s.EndsWith("config.json", StringComparison.Ordinal) ? Path.GetDirectoryName(s) : null;
         _replacements.AddRange(tuner.Inject(Model, adapter, config));
+        AddModelAdapter(adapter, tuner, config);
         AddModulesToSave(adapter, config.ModulesToSave);
         _configs[adapter] = config;
         foreach (var key in config.UnknownFields.Select(kv => kv.Key))
@@ -92,6 +94,7 @@ public sealed class PeftModel
     {
         if (!_configs.ContainsKey(adapter)) throw new PeftException($"no adapter \"{adapter}\" (have: {string.Join(", ", _configs.Keys)})");
         ActiveAdapter = adapter;
+        SelectModelAdapterHooks([adapter]);
         foreach (var (_, layer) in Layers) layer.ActiveAdapters = layer.AdapterNames.Contains(adapter) ? [adapter] : [];
         _trainable = trainable;
         ApplyTrainability();
@@ -103,6 +106,7 @@ public sealed class PeftModel
     public void SetActiveAdapters(IReadOnlyList<string> adapters)
     {
         foreach (var a in adapters) if (!_configs.ContainsKey(a)) throw new PeftException($"no adapter \"{a}\"");
+        SelectModelAdapterHooks(adapters);
         ActiveAdapter = adapters[0];
         foreach (var (_, layer) in Layers) layer.ActiveAdapters = adapters.Where(layer.AdapterNames.Contains).ToList();
         _trainable = false;
@@ -113,6 +117,7 @@ public sealed class PeftModel
     private void ApplyTrainability()
     {
         foreach (var (_, p) in Model.named_parameters()) p.requires_grad = false;
+        ApplyModelAdapterTrainability();
         if (!_trainable || !_configs.TryGetValue(ActiveAdapter, out var config)) return;
         foreach (var (_, layer) in Layers)
             if (layer.AdapterNames.Contains(ActiveAdapter))
@@ -125,30 +130,33 @@ public sealed class PeftModel
     {
         var layers = Layers.Select(l => l.Layer).ToList();
         foreach (var l in layers) l.Disabled = true;
-        return new Scope(() => { foreach (var l in layers) l.Disabled = false; });
+        var hooks = DisableModelAdapterHooks();
+        return new Scope(() => { foreach (var l in layers) l.Disabled = false; hooks.Dispose(); });
     }
 
     public void DeleteAdapter(string adapter)
     {
         if (!_configs.Remove(adapter)) throw new PeftException($"no adapter \"{adapter}\"");
         foreach (var (_, layer) in Layers) if (layer.AdapterNames.Contains(adapter)) layer.DeleteAdapter(adapter);
+        RemoveModelAdapter(adapter);
         if (ActiveAdapter == adapter && _configs.Count > 0) SetAdapter(_configs.Keys.First(), _trainable);
     }
 
     public TrainableReport TrainableParameters()
     {
-        var ps = Model.parameters().ToList();
+        var ps = Model.parameters().Concat(ModelAdapterParameters().Select(p => p.Parameter)).ToList();
         return new TrainableReport(ps.Where(p => p.requires_grad).Sum(p => p.numel()), ps.Sum(p => p.numel()));
     }
 
     /// <summary>Parameters the optimizer should update, by their full names.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> TrainableNamedParameters() =>
-        Model.named_parameters().Where(p => p.parameter.requires_grad);
+        Model.named_parameters().Concat(ModelAdapterParameters()).Where(p => p.Item2.requires_grad);
 
     /// <summary>Merges adapters (the active one by default) into the base weights; outputs stay the same.</summary>
     public void MergeAdapter(params string[] adapters)
     {
         var names = adapters.Length == 0 ? [ActiveAdapter] : adapters;
+        RefuseUnmergeable(names);
         foreach (var (_, layer) in Layers) layer.Merge(names.Where(layer.AdapterNames.Contains));
     }
 
@@ -180,6 +188,7 @@ public sealed class PeftModel
             r.Restore(with);
         }
         _replacements.Clear();
+        RemoveAllModelAdapters();
         _configs.Clear();
         foreach (var (p, requiresGrad) in _originalRequiresGrad) p.requires_grad = requiresGrad;
         return Model;
@@ -189,6 +198,7 @@ public sealed class PeftModel
     public ModelOutput Forward(ModelInputs inputs, IReadOnlyList<string>? rowAdapters = null)
     {
         if (Model is not PretrainedModel model) throw new PeftException("Forward needs a PeftSharp model; call the module's own forward otherwise");
+        RefuseRowAdaptersWithHooks(rowAdapters);
         var layers = Layers.Select(l => l.Layer).ToList();
         foreach (var l in layers) l.RowAdapters = rowAdapters;
         try { return model.forward(inputs); }
@@ -210,6 +220,7 @@ public sealed class PeftModel
             if (layer is ISharedAdapterTensors shared && layer.AdapterNames.Contains(adapter))
                 foreach (var (name, tensor) in shared.SharedTensors(adapter))
                     result.TryAdd("base_model." + name, tensor);
+        AddModelAdapterTensors(adapter, result);
         return result;
     }
 

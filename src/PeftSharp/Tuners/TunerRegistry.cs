@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using PeftSharp.IO;
 
 namespace PeftSharp.Tuners;
@@ -31,7 +32,10 @@ public static class TunerRegistry
     /// <summary>CLI names of the methods <c>peft train</c> can train.</summary>
     public static IReadOnlyList<string> TrainableNames => Rows.Where(t => t.Description.Trains).Select(t => t.Description.Name).ToList();
 
-    public static ITuner For(string peftType) => ByType.TryGetValue(peftType, out var tuner) ? tuner
+    /// <summary>Methods added at run time (<see cref="Register"/>), e.g. by tests of the seams a method uses; resolved by peft_type only.</summary>
+    private static readonly ConcurrentDictionary<string, ITuner> Temporary = new(StringComparer.OrdinalIgnoreCase);
+
+    public static ITuner For(string peftType) => ByType.TryGetValue(peftType, out var tuner) || Temporary.TryGetValue(peftType, out tuner) ? tuner
         : throw new PeftException($"peft_type \"{peftType}\" is not supported (supported: {string.Join(", ", ByType.Keys)})");
 
     /// <summary>The method with this CLI name ("lora"), or null.</summary>
@@ -41,5 +45,21 @@ public static class TunerRegistry
     {
         var json = JsonConfig.Load(path);
         return For(json.GetString("peft_type")).ReadConfig(json);
+    }
+
+    /// <summary>
+    /// Adds a method that is not built in (a user's own, or a test's) under its peft_type, until the returned scope
+    /// is disposed. The name must not be taken; it is not listed in <see cref="Supported"/>, which lists PEFT's methods.
+    /// </summary>
+    public static IDisposable Register(ITuner tuner)
+    {
+        if (ByType.ContainsKey(tuner.PeftType) || !Temporary.TryAdd(tuner.PeftType, tuner))
+            throw new InvalidOperationException($"peft_type \"{tuner.PeftType}\" is already registered");
+        return new Registration(tuner.PeftType);
+    }
+
+    private sealed class Registration(string peftType) : IDisposable
+    {
+        public void Dispose() => Temporary.TryRemove(peftType, out _);
     }
 }

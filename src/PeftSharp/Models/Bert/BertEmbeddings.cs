@@ -27,13 +27,17 @@ public sealed class BertEmbeddings : nn.Module
 
     public Embedding WordEmbeddings => word_embeddings;
 
-    public Tensor Forward(ModelInputs inputs)
+    /// <param name="past">Positions before these tokens (a key/value prefix): computed positions start there, as
+    /// transformers' BertEmbeddings offsets them by past_key_values_length.</param>
+    public Tensor Forward(ModelInputs inputs, long past = 0)
     {
         var embeds = inputs.InputsEmbeds ?? word_embeddings.forward(inputs.RequireInputIds("BERT"));
         long length = embeds.shape[1];
         if (length > _config.MaxPositions)
             throw new PeftException($"BERT: {length} tokens exceed max_position_embeddings {_config.MaxPositions}");
-        var positions = inputs.PositionIds ?? arange(length, dtype: ScalarType.Int64, device: embeds.device).unsqueeze(0);
+        if (inputs.PositionIds is null && past + length > _config.MaxPositions)
+            throw new PeftException($"BERT: prefix {past} + {length} tokens exceed max_position_embeddings {_config.MaxPositions}");
+        var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: embeds.device).unsqueeze(0);
         var types = inputs.TokenTypeIds ?? zeros(embeds.shape[0], length, dtype: ScalarType.Int64, device: embeds.device);
         var sum = embeds.add(token_type_embeddings.forward(types)).add(position_embeddings.forward(positions));
         return dropout.forward(LayerNorm.forward(sum));

@@ -27,12 +27,15 @@ public sealed class BertForSequenceClassification : PretrainedModel
     public override int LayerCount => Bert.Layers;
     public override Embedding InputEmbeddings => bert.InputEmbeddings;
 
-    public override ModelOutput forward(ModelInputs inputs)
+    protected override ModelOutput Forward(PreparedInputs prepared)
     {
-        var output = bert.forward(inputs);
-        var features = Bert.ClassifierPooling == "mean"
-            ? Common.MeanPooling.Apply(output.LastHiddenState!, inputs.AttentionMask ?? ones(output.LastHiddenState!.shape[0], output.LastHiddenState.shape[1], dtype: ScalarType.Int64, device: output.LastHiddenState.device))
-            : output.PoolerOutput!;
+        var inputs = prepared.Inputs;
+        var output = bert.Backbone(prepared);
+        var hidden = output.LastHiddenState!;
+        // A key/value prefix has mask columns but no output positions: pool over the tokens' columns only.
+        var mask = inputs.AttentionMask is { } m ? m[.., (int)inputs.PrefixLength..]
+            : ones(hidden.shape[0], hidden.shape[1], dtype: ScalarType.Int64, device: hidden.device);
+        var features = Bert.ClassifierPooling == "mean" ? Common.MeanPooling.Apply(hidden, mask) : output.PoolerOutput!;
         var logits = classifier.forward(dropout.forward(features));
         return new ModelOutput { Logits = logits, LastHiddenState = output.LastHiddenState, PoolerOutput = output.PoolerOutput };
     }

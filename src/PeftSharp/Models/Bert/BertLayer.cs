@@ -17,7 +17,8 @@ public sealed class BertAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias) => output.Forward(self.Forward(hidden, bias), hidden);
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KeyValuePrefix? prefix, int layer) =>
+        output.Forward(self.Forward(hidden, bias, prefix, layer), hidden);
 }
 
 /// <summary>transformers' BertIntermediate: the feed-forward expansion and its activation.</summary>
@@ -51,9 +52,9 @@ public sealed class BertLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias)
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KeyValuePrefix? prefix, int layer)
     {
-        var attended = attention.Forward(hidden, bias);
+        var attended = attention.Forward(hidden, bias, prefix, layer);
         return output.Forward(intermediate.forward(attended), attended);
     }
 }

@@ -16,9 +16,9 @@ public sealed class BertEncoder : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias)
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KeyValuePrefix? prefix)
     {
-        foreach (var l in layer) hidden = l.Forward(hidden, bias);
+        for (int i = 0; i < layer.Count; i++) hidden = layer[i].Forward(hidden, bias, prefix, i);
         return hidden;
     }
 }
@@ -63,11 +63,21 @@ public sealed class BertModel : PretrainedModel
     public override int LayerCount => Bert.Layers;
     public override Embedding InputEmbeddings => embeddings.WordEmbeddings;
 
-    public override ModelOutput forward(ModelInputs inputs)
+    protected override ModelOutput Forward(PreparedInputs inputs) => Backbone(inputs);
+
+    /// <summary>
+    /// The forward pass on prepared inputs, for the task models that hold this as their backbone (their own
+    /// hooks have run; this model's do not run again). A prefix is seen by every layer's self-attention and
+    /// shifts computed positions by P; the attention mask then covers P + tokens.
+    /// </summary>
+    public ModelOutput Backbone(PreparedInputs prepared)
     {
-        var hidden = embeddings.Forward(inputs);
-        var bias = AttentionBias.Padding(inputs.AttentionMask, hidden.dtype, hidden.device);
-        hidden = encoder.Forward(hidden, bias);
+        var inputs = prepared.Inputs;
+        long prefixLength = inputs.PrefixLength;
+        var hidden = embeddings.Forward(inputs, prefixLength);
+        inputs.Prefix?.Validate("BERT", Bert.Layers, hidden.shape[0], Bert.Heads, Bert.HeadDim);
+        var bias = AttentionBias.Padding(inputs.AttentionMask, hidden.dtype, hidden.device, prefixLength + hidden.shape[1], prefixLength);
+        hidden = encoder.Forward(hidden, bias, inputs.Prefix);
         return new ModelOutput { LastHiddenState = hidden, PoolerOutput = pooler?.forward(hidden) };
     }
 }

@@ -21,11 +21,12 @@ public sealed class BertSelfAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias)
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KeyValuePrefix? prefix, int layer)
     {
         var q = Attention.SplitHeads(query.forward(hidden), _config.Heads, _config.HeadDim);
         var k = Attention.SplitHeads(key.forward(hidden), _config.Heads, _config.HeadDim);
         var v = Attention.SplitHeads(value.forward(hidden), _config.Heads, _config.HeadDim);
+        if (prefix != null) (k, v) = prefix.Prepend(layer, k, v);
         return Attention.MergeHeads(Attention.ScaledDotProduct(q, k, v, bias, training ? _config.AttentionDropout : 0.0));
     }
 }

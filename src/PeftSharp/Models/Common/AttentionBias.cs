@@ -13,9 +13,11 @@ namespace PeftSharp.Models.Common;
 public readonly record struct AttentionBias(Tensor? Mask, bool IsCausal)
 {
     /// <summary>Decoder self-attention: causal, padding-aware, optionally a sliding window (Mistral).</summary>
+    /// <param name="pastLength">Key positions before the queries: a key/value prefix plus cached positions.</param>
     /// <param name="explicitMask">Always build the mask tensor (for attention that adds it to a bias itself).</param>
+    /// <param name="prefixLength">How many of the past positions are a prefix (only for the error message).</param>
     public static AttentionBias Causal(Tensor? attentionMask, long queryLength, long pastLength, ScalarType dtype, Device device,
-        long? slidingWindow = null, bool explicitMask = false)
+        long? slidingWindow = null, bool explicitMask = false, long prefixLength = 0)
     {
         long keyLength = pastLength + queryLength;
         bool windowMatters = slidingWindow is { } w && keyLength > w;
@@ -32,15 +34,18 @@ public readonly record struct AttentionBias(Tensor? Mask, bool IsCausal)
         if (attentionMask is not null)
         {
             if (attentionMask.shape[1] != keyLength)
-                throw new PeftException($"attention_mask has {attentionMask.shape[1]} positions but the model sees {keyLength} (cached {pastLength} + new {queryLength})");
+                throw new PeftException($"attention_mask has {attentionMask.shape[1]} positions but the model sees {keyLength} ({(prefixLength > 0 ? $"prefix {prefixLength} + " : "")}cached {pastLength - prefixLength} + new {queryLength})");
             allowed4 = allowed4.logical_and(attentionMask.to(device).ne(0).unsqueeze(1).unsqueeze(1));
         }
         return new AttentionBias(ToAdditive(allowed4, dtype), false);
     }
 
     /// <summary>Bidirectional attention (encoders): only padding is masked. Null mask when there is none.</summary>
-    public static AttentionBias Padding(Tensor? attentionMask, ScalarType dtype, Device device)
+    /// <param name="keyLength">When given, the mask must have this many positions (a prefix plus the tokens).</param>
+    public static AttentionBias Padding(Tensor? attentionMask, ScalarType dtype, Device device, long? keyLength = null, long prefixLength = 0)
     {
+        if (attentionMask is not null && keyLength is { } k && attentionMask.shape[1] != k)
+            throw new PeftException($"attention_mask has {attentionMask.shape[1]} positions but the model sees {k} ({(prefixLength > 0 ? $"prefix {prefixLength} + " : "")}tokens {k - prefixLength})");
         if (IsAllOnes(attentionMask)) return new AttentionBias(null, false);
         var allowed = attentionMask!.to(device).ne(0).unsqueeze(1).unsqueeze(1); // [B,1,1,K]
         return new AttentionBias(ToAdditive(allowed, dtype), false);

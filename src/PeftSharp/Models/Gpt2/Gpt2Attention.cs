@@ -26,7 +26,7 @@ public sealed class Gpt2Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias, KVCache? cache, int layer)
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KVCache? cache, KeyValuePrefix? prefix, int layer)
     {
         var qkv = c_attn.forward(hidden).split(_config.Hidden, dim: 2);
         var q = Attention.SplitHeads(qkv[0], _config.Heads, _config.HeadDim);
@@ -34,6 +34,7 @@ public sealed class Gpt2Attention : nn.Module
         var v = Attention.SplitHeads(qkv[2], _config.Heads, _config.HeadDim);
         if (_queryScale != 1.0) q = q.mul(_queryScale);
         if (cache != null) (k, v) = cache.Append(layer, k, v);
+        if (prefix != null) (k, v) = prefix.Prepend(layer, k, v);
         var attn = Attention.ScaledDotProduct(q, k, v, bias, training ? _config.AttnDropout : 0.0);
         return resid_dropout.forward(c_proj.forward(Attention.MergeHeads(attn)));
     }

@@ -21,9 +21,9 @@ public sealed class Gpt2Block : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, AttentionBias bias, KVCache? cache, int layer)
+    public Tensor Forward(Tensor hidden, AttentionBias bias, KVCache? cache, KeyValuePrefix? prefix, int layer)
     {
-        hidden = hidden.add(attn.Forward(ln_1.forward(hidden), bias, cache, layer));
+        hidden = hidden.add(attn.Forward(ln_1.forward(hidden), bias, cache, prefix, layer));
         return hidden.add(mlp.forward(ln_2.forward(hidden)));
     }
 }

@@ -36,13 +36,13 @@ public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead, ILaye
 
     public override TorchSharp.Modules.Embedding InputEmbeddings => transformer.TokenEmbedding;
 
-    public Tensor ForwardHidden(ModelInputs inputs) => transformer.Forward(inputs);
+    public Tensor ForwardHidden(ModelInputs inputs) => transformer.Forward(Prepare(inputs));
 
     public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
 
-    public LayerPass BeginLayers(ModelInputs inputs) => transformer.BeginLayers(inputs);
+    public LayerPass BeginLayers(ModelInputs inputs) => transformer.BeginLayers(Prepare(inputs));
 
-    public override ModelOutput forward(ModelInputs inputs)
+    protected override ModelOutput Forward(PreparedInputs inputs)
     {
         var hidden = transformer.Forward(inputs);
         return new ModelOutput { Logits = lm_head.forward(hidden), LastHiddenState = hidden };

@@ -28,24 +28,28 @@ public sealed class Gpt2Model : nn.Module
 
     public Embedding TokenEmbedding => wte;
 
-    public Tensor Forward(ModelInputs inputs) => BeginLayers(inputs).Run();
+    public Tensor Forward(PreparedInputs prepared) => BeginLayers(prepared).Run();
 
-    public LayerPass BeginLayers(ModelInputs inputs)
+    /// <summary>A prefix counts as past positions (as a transformers cache holding it would).</summary>
+    public LayerPass BeginLayers(PreparedInputs prepared)
     {
+        var inputs = prepared.Inputs;
         var embeds = inputs.InputsEmbeds ?? wte.forward(inputs.RequireInputIds("GPT-2"));
         long batch = embeds.shape[0], length = embeds.shape[1];
-        long past = inputs.Cache?.Length ?? 0;
+        var prefix = inputs.Prefix;
+        prefix?.Validate("GPT-2", h.Count, batch, _config.Heads, _config.HeadDim);
+        long past = inputs.PrefixLength + (inputs.Cache?.Length ?? 0);
         if (past + length > _config.MaxPositions)
             throw new PeftException($"GPT-2: {past + length} positions exceed n_positions {_config.MaxPositions}");
         var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: embeds.device).unsqueeze(0);
         var hidden = drop.forward(embeds.add(wpe.forward(positions)));
-        var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device);
+        var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device, prefixLength: inputs.PrefixLength);
         var cache = inputs.Cache;
         return new LayerPass
         {
             Hidden = hidden,
             Count = h.Count,
-            Layer = (i, x) => h[i].Forward(x, bias, cache, i),
+            Layer = (i, x) => h[i].Forward(x, bias, cache, prefix, i),
             Finish = ln_f.forward,
         };
     }

@@ -23,7 +23,7 @@ public sealed class LlamaAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, AttentionBias bias, KVCache? cache, int layer)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, AttentionBias bias, KVCache? cache, KeyValuePrefix? prefix, int layer)
     {
         var q = Attention.SplitHeads(q_proj.forward(hidden), _config.Heads, _config.HeadDim);
         var k = Attention.SplitHeads(k_proj.forward(hidden), _config.KvHeads, _config.HeadDim);
@@ -31,6 +31,8 @@ public sealed class LlamaAttention : nn.Module
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache != null) (k, v) = cache.Append(layer, k, v);
+        // Prefix keys are used as given (no rotation), as the keys a transformers cache holds.
+        if (prefix != null) (k, v) = prefix.Prepend(layer, k, v);
         long groups = _config.Heads / _config.KvHeads;
         var attn = Attention.ScaledDotProduct(q, Attention.RepeatKv(k, groups), Attention.RepeatKv(v, groups), bias,
             training ? _config.AttentionDropout : 0.0);

@@ -21,9 +21,9 @@ public sealed class LlamaDecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, AttentionBias bias, KVCache? cache, int layer)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, AttentionBias bias, KVCache? cache, KeyValuePrefix? prefix, int layer)
     {
-        hidden = hidden.add(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, bias, cache, layer));
+        hidden = hidden.add(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, bias, cache, prefix, layer));
         return hidden.add(mlp.forward(post_attention_layernorm.forward(hidden)));
     }
 }

@@ -41,13 +41,13 @@ public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead, ILay
 
     public override TorchSharp.Modules.Embedding InputEmbeddings => model.TokenEmbedding;
 
-    public Tensor ForwardHidden(ModelInputs inputs) => model.Forward(inputs);
+    public Tensor ForwardHidden(ModelInputs inputs) => model.Forward(Prepare(inputs));
 
     public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
 
-    public LayerPass BeginLayers(ModelInputs inputs) => model.BeginLayers(inputs);
+    public LayerPass BeginLayers(ModelInputs inputs) => model.BeginLayers(Prepare(inputs));
 
-    public override ModelOutput forward(ModelInputs inputs)
+    protected override ModelOutput Forward(PreparedInputs inputs)
     {
         var hidden = model.Forward(inputs);
         return new ModelOutput { Logits = lm_head.forward(hidden), LastHiddenState = hidden };

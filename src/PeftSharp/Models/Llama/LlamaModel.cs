@@ -26,22 +26,26 @@ public sealed class LlamaModel : nn.Module
 
     public Embedding TokenEmbedding => embed_tokens;
 
-    public Tensor Forward(ModelInputs inputs) => BeginLayers(inputs).Run();
+    public Tensor Forward(PreparedInputs prepared) => BeginLayers(prepared).Run();
 
-    public LayerPass BeginLayers(ModelInputs inputs)
+    /// <summary>A prefix counts as past positions (as a transformers cache holding it would).</summary>
+    public LayerPass BeginLayers(PreparedInputs prepared)
     {
+        var inputs = prepared.Inputs;
         var hidden = inputs.InputsEmbeds ?? embed_tokens.forward(inputs.RequireInputIds(_config.ModelType));
         long length = hidden.shape[1];
-        long past = inputs.Cache?.Length ?? 0;
+        var prefix = inputs.Prefix;
+        prefix?.Validate(_config.ModelType, layers.Count, hidden.shape[0], _config.KvHeads, _config.HeadDim);
+        long past = inputs.PrefixLength + (inputs.Cache?.Length ?? 0);
         var positions = inputs.PositionIds ?? arange(past, past + length, dtype: ScalarType.Int64, device: hidden.device).unsqueeze(0);
         var (cos, sin) = _rotary.Compute(positions, hidden.dtype);
-        var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device, _config.SlidingWindow);
+        var bias = AttentionBias.Causal(inputs.AttentionMask, length, past, hidden.dtype, hidden.device, _config.SlidingWindow, prefixLength: inputs.PrefixLength);
         var cache = inputs.Cache;
         return new LayerPass
         {
             Hidden = hidden,
             Count = layers.Count,
-            Layer = (i, x) => layers[i].Forward(x, cos, sin, bias, cache, i),
+            Layer = (i, x) => layers[i].Forward(x, cos, sin, bias, cache, prefix, i),
             Finish = norm.forward,
         };
     }

@@ -64,14 +64,16 @@ public sealed class T5Attention : nn.Module
         return result.add(where(isSmall, relative, large));
     }
 
-    /// <summary>keyValueSource is the encoder output for cross-attention, else null (self-attention).</summary>
-    public Tensor Forward(Tensor hidden, Tensor? keyValueSource, Tensor bias, KVCache? cache, int layer)
+    /// <summary>keyValueSource is the encoder output for cross-attention, else null (self-attention).
+    /// A prefix is prepended to self-attention keys and values only.</summary>
+    public Tensor Forward(Tensor hidden, Tensor? keyValueSource, Tensor bias, KVCache? cache, KeyValuePrefix? prefix, int layer)
     {
         var source = keyValueSource ?? hidden;
         var qs = Attention.SplitHeads(q.forward(hidden), _config.Heads, _config.DKv);
         var ks = Attention.SplitHeads(k.forward(source), _config.Heads, _config.DKv);
         var vs = Attention.SplitHeads(v.forward(source), _config.Heads, _config.DKv);
         if (cache != null && keyValueSource is null) (ks, vs) = cache.Append(layer, ks, vs);
+        if (prefix != null && keyValueSource is null) (ks, vs) = prefix.Prepend(layer, ks, vs);
         var scores = qs.matmul(ks.transpose(-1, -2)).add(bias);
         var weights = nn.functional.softmax(scores.to(ScalarType.Float32), -1).to(scores.dtype);
         weights = nn.functional.dropout(weights, _config.Dropout, training);

@@ -47,25 +47,31 @@ public sealed class T5ForConditionalGeneration : PretrainedModel, IEncoderDecode
         }
     }
 
-    /// <summary>Runs the encoder alone (generation encodes once and decodes many times).</summary>
-    public Tensor Encode(ModelInputs inputs) =>
-        encoder.Forward(inputs.InputIds, inputs.InputsEmbeds, inputs.AttentionMask, null, null, null);
+    /// <summary>Runs the encoder alone (generation encodes once and decodes many times). A key/value prefix in the
+    /// (prepared) inputs is ignored here: it belongs to the decoder's self-attention, as in PEFT, and the decoder
+    /// gets it from the forward call's inputs.</summary>
+    public Tensor Encode(ModelInputs inputs) => EncodeStack(Prepare(inputs).Inputs);
 
-    public override ModelOutput forward(ModelInputs inputs)
+    protected override ModelOutput Forward(PreparedInputs inputs)
     {
         var (encoded, decoded) = EncodeDecode(inputs);
         return new ModelOutput { Logits = lm_head.forward(HeadInput(decoded)), EncoderLastHiddenState = encoded, DecoderLastHiddenState = decoded };
     }
 
-    public Tensor ForwardHidden(ModelInputs inputs) => HeadInput(EncodeDecode(inputs).Decoded);
+    public Tensor ForwardHidden(ModelInputs inputs) => HeadInput(EncodeDecode(Prepare(inputs)).Decoded);
 
     public nn.Module<Tensor, Tensor> LanguageModelHead => lm_head;
 
-    private (Tensor Encoded, Tensor Decoded) EncodeDecode(ModelInputs inputs)
+    private Tensor EncodeStack(ModelInputs prepared) =>
+        encoder.Forward(prepared.InputIds, prepared.InputsEmbeds, prepared.AttentionMask, null, null, null);
+
+    /// <summary>The decoder's mask (DecoderAttentionMask) covers a prefix; the encoder's (AttentionMask) does not.</summary>
+    private (Tensor Encoded, Tensor Decoded) EncodeDecode(PreparedInputs prepared)
     {
-        var encoded = inputs.EncoderLastHiddenState ?? Encode(inputs);
+        var inputs = prepared.Inputs;
+        var encoded = inputs.EncoderLastHiddenState ?? EncodeStack(inputs);
         var decoderIds = inputs.DecoderInputIds ?? throw new PeftException("T5: decoder_input_ids are required for a forward pass");
-        return (encoded, decoder.Forward(decoderIds, null, inputs.DecoderAttentionMask, encoded, inputs.AttentionMask, inputs.Cache));
+        return (encoded, decoder.Forward(decoderIds, null, inputs.DecoderAttentionMask, encoded, inputs.AttentionMask, inputs.Cache, inputs.Prefix));
     }
 
     /// <summary>With tied embeddings T5 scales the decoder output by d_model^-0.5 before the head.</summary>

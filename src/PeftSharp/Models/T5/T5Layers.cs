@@ -21,8 +21,8 @@ public sealed class T5LayerSelfAttention : nn.Module
 
     public T5Attention Attention => SelfAttention;
 
-    public Tensor Forward(Tensor hidden, Tensor bias, KVCache? cache, int layer) =>
-        hidden.add(dropout.forward(SelfAttention.Forward(layer_norm.forward(hidden), null, bias, cache, layer)));
+    public Tensor Forward(Tensor hidden, Tensor bias, KVCache? cache, KeyValuePrefix? prefix, int layer) =>
+        hidden.add(dropout.forward(SelfAttention.Forward(layer_norm.forward(hidden), null, bias, cache, prefix, layer)));
 }
 
 /// <summary>Pre-norm residual around attention over the encoder output (T5LayerCrossAttention).</summary>
@@ -41,7 +41,7 @@ public sealed class T5LayerCrossAttention : nn.Module
     }
 
     public Tensor Forward(Tensor hidden, Tensor encoderHidden, Tensor bias) =>
-        hidden.add(dropout.forward(EncDecAttention.Forward(layer_norm.forward(hidden), encoderHidden, bias, null, 0)));
+        hidden.add(dropout.forward(EncDecAttention.Forward(layer_norm.forward(hidden), encoderHidden, bias, null, null, 0)));
 }
 
 /// <summary>T5's feed-forward: wi, activation, wo; or the gated form act(wi_0 x) * wi_1 x (flan-t5).</summary>
