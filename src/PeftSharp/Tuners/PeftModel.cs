@@ -52,6 +52,8 @@ public sealed partial class PeftModel
         var peft = new PeftModel(model);
         peft.LoadAdapter(adapterDir, adapter, trainable);
         peft.SetAdapter(adapter, trainable);
+        // As PEFT's from_pretrained: an adapter loaded for inference runs in eval mode, so two passes give the same bytes.
+        if (!trainable) model.eval();
         return peft;
     }
 
@@ -68,6 +70,9 @@ public sealed partial class PeftModel
         _replacements.AddRange(tuner.Inject(Model, adapter, config));
         AddModelAdapter(adapter, tuner, config);
         AddModulesToSave(adapter, config.ModulesToSave);
+        // New modules (dropouts in particular) are made in training mode; in a model that is evaluating they must
+        // evaluate too, or an inference pass would drop activations at random.
+        if (!Model.training) Model.eval();
         _configs[adapter] = config;
         foreach (var key in config.UnknownFields.Select(kv => kv.Key))
             _warnings.Add($"adapter \"{adapter}\": field \"{key}\" of adapter_config.json is unknown to PeftSharp (written by PEFT {config.WrittenByPeftVersion ?? "?"}); kept as is");
