@@ -24,16 +24,4 @@ public sealed class MethodOption<T> : OptionSpec
     public T Get(OptionValues values) => values.TryGet(Key, out var v) ? (T)v! : (T)Default!;
 
     protected override string? Check(object? value) => _check != null && value is T t ? _check(t) : null;
-
-    internal static OptionKind KindOf(Type type)
-    {
-        type = System.Nullable.GetUnderlyingType(type) ?? type;
-        if (type == typeof(int)) return OptionKind.Int;
-        if (type == typeof(long)) return OptionKind.Long;
-        if (type == typeof(double)) return OptionKind.Double;
-        if (type == typeof(bool)) return OptionKind.Bool;
-        if (type == typeof(string)) return OptionKind.String;
-        if (type == typeof(IReadOnlyList<string>)) return OptionKind.StringList;
-        throw new ArgumentException($"type {type} cannot be an option (int, long, double, bool, string or IReadOnlyList<string>)");
-    }
 }

@@ -24,6 +24,7 @@ public abstract class OptionSpec
         Nullable = nullable;
         Default = defaultValue;
         Declaration = declaration;
+        _choices = new(() => declaration.ChoicesFrom is { } t ? (IChoices)Activator.CreateInstance(t)! : null);
     }
 
     /// <summary>The config-file key, e.g. learning_rate.</summary>
@@ -46,9 +47,9 @@ public abstract class OptionSpec
     public virtual string? Method => null;
 
     /// <summary>The values a string option may take, or null for any.</summary>
-    public IReadOnlyList<string>? Choices => Declaration.ChoicesFrom is { } t
-        ? ((IChoices)Activator.CreateInstance(t)!).Values
-        : Declaration.Choices.Length > 0 ? Declaration.Choices : null;
+    public IReadOnlyList<string>? Choices => _choices.Value?.Values ?? (Declaration.Choices.Length > 0 ? Declaration.Choices : null);
+
+    private readonly Lazy<IChoices?> _choices;
 
     /// <summary>What the value must be, for error messages.</summary>
     public string TypeName
@@ -106,6 +107,19 @@ public abstract class OptionSpec
         if (OutOfRange(value) && RangeText() is { } range)
             yield return $"{Key} must be {range}, got {Show(value)}";
         if (Check(value) is { } problem) yield return problem;
+    }
+
+    /// <summary>The kind of a CLR value type an option may have; anything else is a declaration mistake.</summary>
+    protected static OptionKind KindOf(Type type)
+    {
+        type = System.Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int)) return OptionKind.Int;
+        if (type == typeof(long)) return OptionKind.Long;
+        if (type == typeof(double)) return OptionKind.Double;
+        if (type == typeof(bool)) return OptionKind.Bool;
+        if (type == typeof(string)) return OptionKind.String;
+        if (type == typeof(IReadOnlyList<string>)) return OptionKind.StringList;
+        throw new ArgumentException($"type {type} cannot be an option (int, long, double, bool, string or IReadOnlyList<string>)");
     }
 
     /// <summary>A method's own rule for a value (e.g. init_lora_weights' spellings); null when fine.</summary>

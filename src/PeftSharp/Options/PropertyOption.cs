@@ -36,7 +36,7 @@ public sealed class PropertyOption : OptionSpec
                 ?? throw new InvalidOperationException($"{typeof(TOptions).Name}.{p.Name} has no [Option(help)]: every option is declared with its help line");
             var type = System.Nullable.GetUnderlyingType(p.PropertyType);
             bool nullable = type != null || !p.PropertyType.IsValueType && nullability.Create(p).WriteState == NullabilityState.Nullable;
-            result.Add(new PropertyOption(p, MethodOption<int>.KindOf(type ?? p.PropertyType), nullable, p.GetValue(fresh), declaration));
+            result.Add(new PropertyOption(p, KindOf(type ?? p.PropertyType), nullable, p.GetValue(fresh), declaration));
         }
         return result;
     }

@@ -173,13 +173,14 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         var adapterDir = Path.Combine(o.Output, "adapter");
         string? bestDir = state.BestStep is { } b && Directory.Exists(Path.Combine(run.Checkpoints.Root, $"step-{b}")) ? Path.Combine(run.Checkpoints.Root, $"step-{b}") : null;
         string? restoreFrom = loop.Diverged ? bestDir ?? run.Checkpoints.Latest() : state.BestStep != state.Step ? bestDir : null;
-        var summary = new TrainingSummary
+        // Peak memory is read when the summary is made, after the adapter is written, as the run's last word.
+        TrainingSummary Summary() => new()
         {
             OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
             TrainableParameters = run.Report.Trainable, AllParameters = run.Report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
             StopReason = loop.StopReason, DataSplit = run.Data.SplitDescription, StepLog = loop.Steps, Evaluations = loop.Evaluations,
         };
-        if (loop.Diverged && restoreFrom == null) return summary;
+        if (loop.Diverged && restoreFrom == null) return Summary();
 
         int weightsStep = state.Step;
         if (restoreFrom != null)
@@ -190,11 +191,10 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, new TaskInfo(o.Task, run.Data.Labels?.Names, o.Pooling, o.MaxLength));
         // "after" always describes the weights written: the evaluation made at their step, or a fresh one.
         var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? run.Evaluate();
-        return summary with
+        return Summary() with
         {
             AdapterDir = run.Peft != null ? Path.GetFullPath(adapterDir) : "",
             BestCheckpoint = bestDir,
-            PeakRssGiB = Reporting.PeakMemory.PeakGiB(),
             After = after,
         };
     }
