@@ -17,6 +17,7 @@ namespace PeftSharp.Tests.Tuners;
 /// test's duration): saving and loading under PEFT's key, only the active adapter's hook, disabling, merge refusal,
 /// and a training step whose gradient reaches the prompt embeddings only.
 /// </summary>
+[Collection(SerialRandomness.Name)] // builds several models from seed 3 and compares them: no other test may draw random numbers meanwhile
 public sealed class ModelAdapterTests : IDisposable
 {
     private const int VirtualTokens = 3;
