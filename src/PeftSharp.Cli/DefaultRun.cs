@@ -38,6 +38,8 @@ public static class DefaultRun
         Model = modelDir,
         TrainData = DataFile,
         Task = "classification",
+        // the bundled weights are exactly this Hub model's, so the adapter can name it for sharing
+        BaseModelNameOrPath = "sentence-transformers/all-MiniLM-L6-v2",
         Pooling = "mean",
         Rank = 8,
         Alpha = 16,

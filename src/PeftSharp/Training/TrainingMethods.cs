@@ -37,7 +37,7 @@ public sealed class TrainingMethods : IChoices
         ModulesToSave = o.ModulesToSave,
         Seed = o.Seed,
         TaskType = taskType,
-        BaseModel = o.Model,
+        BaseModel = o.BaseModelNameOrPath ?? o.Model,
         Options = o.MethodOptions,
     };
 

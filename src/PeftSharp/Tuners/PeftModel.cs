@@ -229,10 +229,15 @@ public sealed partial class PeftModel
         return result;
     }
 
-    /// <summary>Writes every adapter: "default" into dir, others into dir/&lt;name&gt;, each as adapter_config.json + adapter_model.safetensors.</summary>
+    /// <summary>
+    /// Writes every adapter: "default" into dir, others into dir/&lt;name&gt;, each as adapter_config.json +
+    /// adapter_model.safetensors, and PEFT's model card (README.md) in dir; Python PEFT reads the others with
+    /// <c>load_adapter(dir, name, subfolder=name)</c>.
+    /// </summary>
     public void Save(string dir, IEnumerable<string>? adapters = null)
     {
-        foreach (var adapter in adapters ?? _configs.Keys)
+        var names = (adapters ?? _configs.Keys).ToList();
+        foreach (var adapter in names)
         {
             var target = adapter == DefaultAdapter ? dir : Path.Combine(dir, adapter);
             Directory.CreateDirectory(target);
@@ -241,6 +246,8 @@ public sealed partial class PeftModel
             SafetensorsWriter.Write(Path.Combine(target, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
             AtomicFile.WriteAllText(Path.Combine(target, ConfigFile), _configs[adapter].ToJson());
         }
+        if (names.Count > 0)
+            AdapterModelCard.Write(dir, names.OrderBy(n => n == DefaultAdapter ? 0 : 1).Select(n => (n, _configs[n])).ToList());
     }
 
     /// <summary>Adds an adapter from a folder. Every key and shape is checked before any value is copied.</summary>
