@@ -273,6 +273,7 @@ public sealed partial class PeftModel
             else DeleteAdapter(adapter);
             throw;
         }
+        WarnOfUntrainedHead(adapter);
         _trainable = trainable;
         ApplyTrainability();
     }
