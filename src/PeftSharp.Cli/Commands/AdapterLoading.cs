@@ -18,7 +18,7 @@ public static class AdapterLoading
         var peft = PeftModel.Load(model, folders[0], names[0]);
         for (int i = 1; i < folders.Count; i++) peft.LoadAdapter(folders[i], names[i]);
         peft.SetActiveAdapters(names);
-        foreach (var w in peft.Warnings) Console.Error.WriteLine($"peft: warning: {w}");
+        foreach (var w in peft.Warnings) BaseModelLoading.Warn(w);
         if (merge) peft.MergeAdapter([.. names]);
         return peft;
     }

@@ -38,7 +38,7 @@ public static class EmbedCommand
     {
         if (texts.Length == 0) throw new PeftException("give at least one --text");
         var device = Devices.Parse(deviceName);
-        using var model = AutoModel.FromPretrained(modelDir, device);
+        using var model = BaseModelLoading.Load(modelDir, device);
         var tokenizer = AutoTokenizer.FromFolder(modelDir);
         int limit = maxLength ?? DefaultMaxLength(modelDir, model);
         if (limit <= 0) throw new PeftException($"--max-length must be positive, not {limit}");

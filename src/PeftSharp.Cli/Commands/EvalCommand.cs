@@ -65,12 +65,12 @@ public static class EvalCommand
             _ => throw new PeftException($"--task must be classification, causal-lm, instruction or seq2seq, not \"{task}\""),
         };
         using var model = task == "classification"
-            ? AutoModel.ForSequenceClassification(modelDir, labels!.Count, info?.Pooling ?? "cls", device)
-            : AutoModel.FromPretrained(modelDir, device);
+            ? AutoModel.ForSequenceClassification(modelDir, labels!.Count, info?.Pooling ?? "cls", device, warn: BaseModelLoading.Warn)
+            : BaseModelLoading.Load(modelDir, device);
         if (adapterDir != null)
         {
             var peft = PeftModel.Load(model, adapterDir);
-            foreach (var w in peft.Warnings) Console.Error.WriteLine($"peft: warning: {w}");
+            foreach (var w in peft.Warnings) BaseModelLoading.Warn(w);
         }
         var examples = trainingTask.Tokenize(records, issues);
         var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });

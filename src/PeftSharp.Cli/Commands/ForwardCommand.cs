@@ -27,7 +27,7 @@ public static class ForwardCommand
     private static int Run(string modelDir, string[] adapters, bool merge, string inputsPath, string outPath, string? deviceName, string? dtypeName)
     {
         var device = Devices.Parse(deviceName);
-        using var model = AutoModel.FromPretrained(modelDir, device, Devices.ParseDType(dtypeName));
+        using var model = BaseModelLoading.Load(modelDir, device, Devices.ParseDType(dtypeName));
         AdapterLoading.Load(model, adapters, merge);
         using var scope = NewDisposeScope();
         var inputs = ModelInputsFile.Load(inputsPath, model.InputEmbeddings.weight!.shape[0], device);

@@ -54,7 +54,7 @@ public static class GenerateCommand
     {
         if ((prompt == null) == (promptIds == null)) throw new PeftException("give exactly one of --prompt and --prompt-ids");
         var device = Devices.Parse(deviceName);
-        using var model = AutoModel.FromPretrained(modelDir, device);
+        using var model = BaseModelLoading.Load(modelDir, device);
         AdapterLoading.Load(model, adapters, merge: false);
         ITextTokenizer? tokenizer = prompt != null || HasTokenizer(modelDir) ? AutoTokenizer.FromFolder(modelDir) : null;
         var ids = promptIds != null ? ParseIds(promptIds, "--prompt-ids") : tokenizer!.Encode(prompt!).Select(i => (long)i).ToArray();

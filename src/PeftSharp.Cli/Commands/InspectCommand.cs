@@ -1,5 +1,4 @@
 using System.CommandLine;
-using PeftSharp.Models;
 using PeftSharp.Tuners;
 using Spectre.Console;
 using TorchSharp;
@@ -22,7 +21,7 @@ public static class InspectCommand
     private static int Run(string modelDir, string[] adapters, int depth)
     {
         var console = Terminal.Out();
-        using var model = AutoModel.FromPretrained(modelDir);
+        using var model = BaseModelLoading.Load(modelDir);
         var peft = AdapterLoading.Load(model, adapters, merge: false);
         // The base's own parameters: every parameter that no adapter holds (found by identity, not by name).
         var adapterTensors = peft?.Layers.SelectMany(l => l.Layer.AdapterNames.SelectMany(a => l.Layer.AdapterParameters(a)))

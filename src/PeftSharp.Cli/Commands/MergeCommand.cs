@@ -19,7 +19,7 @@ public static class MergeCommand
 
     private static int Run(string modelDir, string[] adapters, string outDir)
     {
-        using var model = AutoModel.FromPretrained(modelDir);
+        using var model = BaseModelLoading.Load(modelDir);
         var peft = AdapterLoading.Load(model, adapters, merge: false)!;
         peft.MergeAndUnload([.. peft.Configs.Keys]);
         ModelSaver.Save(model, outDir, modelDir);

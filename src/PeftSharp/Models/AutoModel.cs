@@ -13,21 +13,24 @@ public static class AutoModel
 {
     /// <summary>Reads config.json, builds the architecture, loads the weights, moves it to the device; returns it in eval mode.</summary>
     /// <param name="unusedKeys">Receives checkpoint keys the model did not use (normally none).</param>
+    /// <param name="warn">Receives things the caller should tell the user: a task head the checkpoint lacks (bert-base-uncased
+    /// under a BertForSequenceClassification config) is initialised randomly, listed in <see cref="PretrainedModel.FreshParameters"/>
+    /// and named here, instead of refusing the folder.</param>
     public static PretrainedModel FromPretrained(string modelDir, Device? device = null, ScalarType dtype = ScalarType.Float32,
-        Action<IReadOnlyList<string>>? unusedKeys = null)
+        Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
     {
         var config = LoadConfig(modelDir);
-        return LoadWeights(ModelRegistry.Create(config), modelDir, device, dtype, unusedKeys: unusedKeys);
+        return LoadWeights(ModelRegistry.Create(config), modelDir, device, dtype, unusedKeys: unusedKeys, warn: warn);
     }
 
     /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
     private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, Device? device, ScalarType dtype,
-        Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null)
+        Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
     {
         try
         {
             using var checkpoint = CheckpointReader.OpenFolder(modelDir);
-            var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules);
+            var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn);
             unusedKeys?.Invoke(unused);
             if (dtype != ScalarType.Float32) model.to(dtype);
             if (device != null && device.type != DeviceType.CPU) model.to(device);
@@ -45,9 +48,10 @@ public static class AutoModel
     /// A sequence classifier from any BERT-family folder: a bare encoder (MiniLM) gets a new, randomly
     /// initialised classifier with numLabels outputs; a folder that already has a matching head keeps it.
     /// pooling: "cls" (BERT's pooler, as transformers) or "mean" (mean of the token states).
+    /// A folder whose config promises a matching head that its checkpoint lacks is loaded as <see cref="FromPretrained"/> does (warn).
     /// </summary>
     public static PretrainedModel ForSequenceClassification(string modelDir, int numLabels, string pooling = "cls", Device? device = null,
-        ScalarType dtype = ScalarType.Float32, Action<string>? log = null)
+        ScalarType dtype = ScalarType.Float32, Action<string>? log = null, Action<string>? warn = null)
     {
         var config = LoadConfig(modelDir);
         var type = config.GetString("model_type", null);
@@ -65,7 +69,7 @@ public static class AutoModel
         using (no_grad())
             foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
                 if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
-        model = LoadWeights(model, modelDir, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal));
+        model = LoadWeights(model, modelDir, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal), warn: warn);
         if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
         return model;
     }

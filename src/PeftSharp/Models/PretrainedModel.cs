@@ -38,6 +38,19 @@ public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
     /// <summary>Checkpoint keys that older exports carry and that this implementation does not need.</summary>
     public virtual IReadOnlyList<Regex> IgnorableCheckpointKeys => [];
 
+    /// <summary>
+    /// Modules a checkpoint may lack because it holds only the backbone (bert-base-uncased under a classification config,
+    /// a bare decoder under an untied lm_head). As transformers does, loading gives them a fresh initialisation and a
+    /// warning instead of refusing the folder; any other missing tensor is still an error. Empty when the model has none.
+    /// </summary>
+    public virtual IReadOnlyList<string> TaskHeadModules => [];
+
+    /// <summary>
+    /// Parameters that were not in the checkpoint and were initialised randomly when it was loaded (a new task head);
+    /// empty for a complete checkpoint. Recorded so that PeftModel can tell whether an adapter replaces them.
+    /// </summary>
+    public IReadOnlyList<string> FreshParameters { get; internal set; } = [];
+
     /// <summary>The head that maps hidden states to outputs; "all-linear" adapter targeting leaves it alone. Null for a bare encoder.</summary>
     public virtual string? OutputHeadName => "lm_head";
 

@@ -7,16 +7,21 @@ namespace PeftSharp.Models;
 /// <summary>
 /// Copies a checkpoint into a model's parameters and buffers by name. Everything is checked before
 /// anything is copied, so a mismatched checkpoint leaves the model untouched and the error lists
-/// every missing key and shape mismatch at once.
+/// every missing key and shape mismatch at once. The one kind of missing tensor that is not an error
+/// is a parameter of one of the model's <see cref="PretrainedModel.TaskHeadModules"/>: a backbone
+/// checkpoint has no head, so the head is initialised (<see cref="HeadInitialiser"/>) and named in a warning.
 /// </summary>
 public static class WeightLoader
 {
     /// <summary>Loads all weights; returns the checkpoint keys that were present but unused.</summary>
     /// <param name="newModules">Parameters the checkpoint may lack because they belong to a newly added head; they keep their initialisation.</param>
-    public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source, Func<string, bool>? newModules = null)
+    /// <param name="warn">Receives one line naming the task-head parameters the checkpoint lacked (initialised here).</param>
+    public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source, Func<string, bool>? newModules = null,
+        Action<string>? warn = null)
     {
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, p) in model.named_parameters()) targets[name] = p;
+        var parameters = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, p) in model.named_parameters()) { targets[name] = p; parameters.Add(name); }
         foreach (var (name, b) in model.named_buffers()) targets.TryAdd(name, b);
         foreach (var alias in model.TiedParameters.Keys) targets.Remove(alias);
 
@@ -38,8 +43,12 @@ public static class WeightLoader
             return candidates.FirstOrDefault(keys.Contains) ?? name;
         }
 
+        bool InTaskHead(string name) => parameters.Contains(name)
+            && model.TaskHeadModules.Any(h => name.StartsWith(h + ".", StringComparison.Ordinal));
+
         var missing = new List<string>();
         var fresh = new HashSet<string>(StringComparer.Ordinal);
+        var freshHead = new List<(string Name, Tensor Target)>();
         var mismatched = new List<string>();
         foreach (var (name, target) in targets)
         {
@@ -47,6 +56,7 @@ public static class WeightLoader
             if (!keys.Contains(key))
             {
                 if (newModules?.Invoke(name) == true) { fresh.Add(name); continue; }
+                if (InTaskHead(name)) { fresh.Add(name); freshHead.Add((name, target)); continue; }
                 missing.Add(key);
                 continue;
             }
@@ -62,6 +72,7 @@ public static class WeightLoader
             throw new PeftException($"{source}: checkpoint does not fit {model.ArchitectureName}: {string.Join("; ", parts)}");
         }
 
+        HeadInitialiser.Initialise(model, freshHead); // first: it can still refuse the config's initializer_range
         using (no_grad())
         {
             foreach (var (name, target) in targets.Where(t => !fresh.Contains(t.Key)))
@@ -71,6 +82,8 @@ public static class WeightLoader
                 target.copy_(loaded);
             }
         }
+        model.FreshParameters = targets.Keys.Where(fresh.Contains).ToList();
+        if (freshHead.Count > 0) warn?.Invoke(HeadInitialiser.Warning(source, freshHead.Select(h => h.Name).ToList()));
 
         var used = targets.Keys.Select(KeyFor).ToHashSet(StringComparer.Ordinal);
         return keys.Where(k => !used.Contains(k) && !model.IgnorableCheckpointKeys.Any(r => r.IsMatch(k))).Order().ToList();

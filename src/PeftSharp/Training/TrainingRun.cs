@@ -74,8 +74,8 @@ internal sealed class TrainingRun : IDisposable
         var tokenizer = AutoTokenizer.FromFolder(o.Model);
         var data = TrainingData.Build(o, tokenizer, log);
         var model = data.Task.Kind == TaskKind.SequenceClassification
-            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log)
-            : AutoModel.FromPretrained(o.Model, device);
+            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log, warn: log)
+            : AutoModel.FromPretrained(o.Model, device, warn: log);
         try
         {
             manual_seed(o.Seed);

@@ -280,6 +280,7 @@ public sealed partial class PeftModel
             else DeleteAdapter(adapter);
             throw;
         }
+        WarnOfUntrainedHead(adapter);
         _trainable = trainable;
         ApplyTrainability();
     }

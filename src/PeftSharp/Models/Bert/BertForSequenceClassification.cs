@@ -24,6 +24,8 @@ public sealed class BertForSequenceClassification : PretrainedModel
     public override string ArchitectureName => "BertForSequenceClassification";
     public override string BaseModelPrefix => "bert";
     public override string OutputHeadName => "classifier";
+    /// <summary>A BERT backbone checkpoint (bert-base-uncased) has no classifier: it starts fresh, as in transformers.</summary>
+    public override IReadOnlyList<string> TaskHeadModules => ["classifier"];
     public override int LayerCount => Bert.Layers;
     public override Embedding InputEmbeddings => bert.InputEmbeddings;
 

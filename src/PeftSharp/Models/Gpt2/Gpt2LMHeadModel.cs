@@ -34,6 +34,9 @@ public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead, ILaye
     public override IReadOnlyList<Regex> IgnorableCheckpointKeys { get; } =
         [new Regex(@"^(transformer\.)?h\.\d+\.attn\.(masked_)?bias$", RegexOptions.CultureInvariant)];
 
+    /// <summary>An untied lm_head is absent from a checkpoint of the bare backbone (GPT2Model); a tied one is never loaded.</summary>
+    public override IReadOnlyList<string> TaskHeadModules => Gpt2.TieWordEmbeddings ? [] : ["lm_head"];
+
     public override TorchSharp.Modules.Embedding InputEmbeddings => transformer.TokenEmbedding;
 
     public Tensor ForwardHidden(ModelInputs inputs) => transformer.Forward(Prepare(inputs));

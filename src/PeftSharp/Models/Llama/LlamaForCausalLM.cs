@@ -39,6 +39,9 @@ public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead, ILay
         ? new Dictionary<string, string> { ["lm_head.weight"] = "model.embed_tokens.weight" }
         : new Dictionary<string, string>();
 
+    /// <summary>An untied lm_head is absent from a checkpoint of the bare backbone (LlamaModel); a tied one is never loaded.</summary>
+    public override IReadOnlyList<string> TaskHeadModules => Llama.TieWordEmbeddings ? [] : ["lm_head"];
+
     public override TorchSharp.Modules.Embedding InputEmbeddings => model.TokenEmbedding;
 
     public Tensor ForwardHidden(ModelInputs inputs) => model.Forward(Prepare(inputs));

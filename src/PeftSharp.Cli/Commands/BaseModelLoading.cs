@@ -1,0 +1,18 @@
+using PeftSharp.Models;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Cli.Commands;
+
+/// <summary>
+/// The --model folder of a command, loaded with its warnings on stderr: a task head the checkpoint lacks
+/// (bert-base-uncased under a classification config) is named there and the command goes on; any other
+/// missing tensor stays the loader's one-line error.
+/// </summary>
+public static class BaseModelLoading
+{
+    public static PretrainedModel Load(string modelDir, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
+        AutoModel.FromPretrained(modelDir, device, dtype, warn: Warn);
+
+    /// <summary>How every command prints a warning: one line on stderr.</summary>
+    public static void Warn(string message) => Console.Error.WriteLine($"peft: warning: {message}");
+}
