@@ -27,7 +27,8 @@ public sealed class Checkpoints(string runDir, int keepLast)
         var final = Path.Combine(Root, Prefix + state.Step.ToString(CultureInfo.InvariantCulture));
         AtomicFolder.Write(final, temp =>
         {
-            if (peft != null) peft.Save(Path.Combine(temp, "adapter"));
+            // As trained: a resume re-runs the adapter's initialisation (PiSSA/OLoRA rewrite the base again) and copies these tensors in.
+            if (peft != null) peft.Save(Path.Combine(temp, "adapter"), form: AdapterSaveForm.AsTrained);
             else SaveFull(model, Path.Combine(temp, "model.safetensors"));
             using (var scope = NewDisposeScope())
             {

@@ -201,6 +201,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
 
     private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)
     {
-        AtomicFolder.Write(dir, temp => { peft.Save(temp); info.Write(temp); }, overwrite: true);
+        // Portable: for the original base model (checkpoints keep the as-trained form a resume needs).
+        AtomicFolder.Write(dir, temp => { peft.Save(temp, form: AdapterSaveForm.Portable); info.Write(temp); }, overwrite: true);
     }
 }

@@ -43,6 +43,22 @@ public interface ITuner
     /// <summary>A copy of the config to inject with when loading saved weights (no initialisation that rewrites the base).</summary>
     PeftConfig ForLoading(PeftConfig config) => config;
     /// <summary>
+    /// Called when an adapter loaded from a file has its saved tensors in place (never when the file does not fit, so a
+    /// failed load leaves the base untouched). For saved tensors that fit only a base their initialisation rewrote (LoRA's
+    /// PiSSA/OLoRA in residual form), this rewrites the given base the same way, as PEFT does at load.
+    /// </summary>
+    void AfterLoading(torch.nn.Module root, string adapter, PeftConfig config) { }
+    /// <summary>
+    /// What <see cref="PeftModel.Save"/> writes for an adapter in the <see cref="AdapterSaveForm.Portable"/> form: its config
+    /// and tensors (under their saved keys). The default is the adapter as held. A method whose trained tensors fit only a
+    /// base its initialisation rewrote returns an equivalent adapter for the original base (LoRA's PiSSA/OLoRA); new tensors
+    /// belong to the caller's dispose scope, and the config given must not change.
+    /// </summary>
+    (PeftConfig Config, IReadOnlyDictionary<string, torch.Tensor> Tensors) ForSaving(
+        torch.nn.Module root, string adapter, PeftConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors) => (config, tensors);
+    /// <summary>Things to tell the user about an adapter loaded from a file with this config (PeftModel.Warnings).</summary>
+    IEnumerable<string> LoadingWarnings(PeftConfig config) => [];
+    /// <summary>
     /// The adapter's model-level part (tensors no wrapper layer holds, and the forward hook that uses them), or null
     /// for a method that is only wrapper layers. Called after <see cref="Inject"/>, for PeftSharp models only.
     /// </summary>

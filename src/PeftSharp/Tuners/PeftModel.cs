@@ -233,8 +233,10 @@ public sealed partial class PeftModel
     /// Writes every adapter: "default" into dir, others into dir/&lt;name&gt;, each as adapter_config.json +
     /// adapter_model.safetensors, and PEFT's model card (README.md) in dir; Python PEFT reads the others with
     /// <c>load_adapter(dir, name, subfolder=name)</c>.
+    /// By default in the form for the original base model (<see cref="ITuner.ForSaving"/>); <see cref="AdapterSaveForm.AsTrained"/>
+    /// writes the tensors as held, for checkpoints that are loaded back onto an adapter built the same way.
     /// </summary>
-    public void Save(string dir, IEnumerable<string>? adapters = null)
+    public void Save(string dir, IEnumerable<string>? adapters = null, AdapterSaveForm form = AdapterSaveForm.Portable)
     {
         var names = (adapters ?? _configs.Keys).ToList();
         foreach (var adapter in names)
@@ -242,9 +244,12 @@ public sealed partial class PeftModel
             var target = adapter == DefaultAdapter ? dir : Path.Combine(dir, adapter);
             Directory.CreateDirectory(target);
             using var scope = NewDisposeScope();
-            var tensors = AdapterStateDict(adapter).Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu().contiguous()));
+            PeftConfig config = _configs[adapter];
+            IReadOnlyDictionary<string, Tensor> state = AdapterStateDict(adapter);
+            if (form == AdapterSaveForm.Portable) (config, state) = TunerRegistry.For(config.PeftType).ForSaving(Model, adapter, config, state);
+            var tensors = state.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu().contiguous()));
             SafetensorsWriter.Write(Path.Combine(target, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-            AtomicFile.WriteAllText(Path.Combine(target, ConfigFile), _configs[adapter].ToJson());
+            AtomicFile.WriteAllText(Path.Combine(target, ConfigFile), config.ToJson());
         }
         if (names.Count > 0)
             AdapterModelCard.Write(dir, names.OrderBy(n => n == DefaultAdapter ? 0 : 1).Select(n => (n, _configs[n])).ToList());
@@ -280,6 +285,8 @@ public sealed partial class PeftModel
             else DeleteAdapter(adapter);
             throw;
         }
+        tuner.AfterLoading(Model, adapter, config);
+        foreach (var warning in tuner.LoadingWarnings(config)) _warnings.Add($"adapter \"{adapter}\": {warning}");
         WarnOfUntrainedHead(adapter);
         _trainable = trainable;
         ApplyTrainability();

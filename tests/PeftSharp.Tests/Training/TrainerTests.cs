@@ -1,7 +1,9 @@
+using PeftSharp.IO;
 using PeftSharp.IO.Safetensors;
 using PeftSharp.Tests.Support;
 using PeftSharp.Training;
 using PeftSharp.Tuners;
+using PeftSharp.Tuners.Lora;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Tests.Training;
@@ -145,6 +147,45 @@ public class TrainerTests : IClassFixture<TrainerTests.Run>
         var b = Adapter(resumed.AdapterDir);
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var key in a.Keys) Assert.True(a[key].equal(b[key]).all().item<bool>(), $"{key} differs after resume");
+    }
+
+    /// <summary>
+    /// PiSSA rewrites the base at setup, so checkpoints hold A, B as trained (rank r, for the rewritten base a resume builds
+    /// again) while the run's adapter is the plain rank-2r LoRA for the original base; reloading the best checkpoint before
+    /// that final save loads the as-trained tensors.
+    /// </summary>
+    [Fact]
+    public void APissaRunResumesExactlyAndWritesAPlainLora()
+    {
+        var options = TrainingSchema.Set(_run.Options("pissa") with { MaxSteps = 8, SaveEvery = 4, EvalEvery = 4, KeepLast = 5 },
+            LoraOptions.InitLoraWeights, "pissa");
+        var straight = new Trainer(options).Run();
+
+        var crashed = options with { Output = Path.Combine(_run.Root, "pissa-crashed") };
+        var crash = new Recorder { After = s => { if (s.Step == 6) throw new InvalidOperationException("simulated crash"); } };
+        Assert.Throws<InvalidOperationException>(() => new Trainer(crashed, crash).Run());
+        var checkpoint = Path.Combine(new Checkpoints(crashed.Output, 5).List().Single().Dir, "adapter");
+        var saved = JsonConfig.Load(Path.Combine(checkpoint, PeftModel.ConfigFile));
+        Assert.Equal((4, "pissa"), (saved.GetInt("r"), saved.GetString("init_lora_weights")));
+
+        var resumed = new Trainer(crashed with { Resume = true }).Run();
+        var a = Adapter(straight.AdapterDir);
+        var b = Adapter(resumed.AdapterDir);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys) Assert.True(a[key].equal(b[key]).all().item<bool>(), $"{key} differs after resume");
+        var final = JsonConfig.Load(Path.Combine(resumed.AdapterDir, PeftModel.ConfigFile));
+        Assert.Equal(8, final.GetInt("r"));
+        Assert.Equal(8, a["base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight"].shape[0]);
+        Assert.Contains("base_model.model.classifier.weight", a.Keys);
+
+        // Early stopping ends at step 6 with the best at step 2: that checkpoint is loaded back before the final save.
+        var early = new Trainer(TrainingSchema.Set(_run.Options("pissa-early") with
+        {
+            LearningRate = 1e-12, Epochs = 20, EvalEvery = 2, EarlyStoppingPatience = 2, EarlyStoppingThreshold = 0.5,
+        }, LoraOptions.InitLoraWeights, "pissa")).Run();
+        Assert.StartsWith("early stopping", early.StopReason);
+        Assert.EndsWith("step-2", early.BestCheckpoint);
+        Assert.Equal(8, JsonConfig.Load(Path.Combine(early.AdapterDir, PeftModel.ConfigFile)).GetInt("r"));
     }
 
     [Fact]

@@ -26,6 +26,12 @@ public sealed class LoraConfig : PeftConfig
     public bool FanInFanOut { get; set; }
     /// <summary>rank_pattern and alpha_pattern: per-module overrides of r and alpha.</summary>
     public RankAlphaPatterns Patterns { get; set; } = RankAlphaPatterns.Empty;
+    /// <summary>
+    /// A run-time choice, never written to adapter_config.json: save a PiSSA/OLoRA adapter as trained (with its
+    /// init_lora_weights, fitting only the residual base W - s B0 A0) instead of converted to a plain LoRA on the
+    /// original base (<see cref="LoraResidualConversion"/>). See <see cref="LoraOptions.SaveResidualForm"/>.
+    /// </summary>
+    public bool SaveResidualForm { get; set; }
 
     protected override IEnumerable<string> KnownFields => base.KnownFields.Concat([
         "r", "lora_alpha", "lora_dropout", "target_modules", "exclude_modules", "layers_to_transform", "layers_pattern",
@@ -35,6 +41,9 @@ public sealed class LoraConfig : PeftConfig
         "alora_invocation_tokens", "arrow_config", "corda_config", "ensure_weight_tying", "eva_config", "layer_replication",
         "loftq_config", "megatron_config", "megatron_core", "qalora_group_size", "target_parameters", "trainable_token_indices", "use_qalora",
     ]);
+
+    /// <summary>A deep copy through the file format (the run-time <see cref="SaveResidualForm"/> is not carried over).</summary>
+    internal LoraConfig Copy() => Read(JsonConfig.Parse(ToJson(), "adapter config"));
 
     /// <summary>The field names a LoRA config file has (AdaLoRA's file extends them).</summary>
     internal IEnumerable<string> LoraFieldNames() => KnownFields;

@@ -23,6 +23,16 @@ public static class LoraInit
         init is "true" or "false" or "gaussian" or "pissa" or "olora" || PissaNiter.IsMatch(init) ? null
             : $"init_lora_weights \"{init}\" is not supported (true, false, gaussian, pissa, pissa_niter_N, olora)";
 
+    /// <summary>
+    /// Whether the initialisation replaces the base weight W by the residual W - s B0 A0 (PiSSA, OLoRA): trained A, B
+    /// then fit only that residual base, so saving converts them (<see cref="LoraResidualConversion"/>) and loading
+    /// such a config re-derives the residual from the given base.
+    /// </summary>
+    public static bool RewritesBase(string init) => init is "pissa" or "olora" || PissaNiter.IsMatch(init);
+
+    /// <summary>pissa_niter_N: PEFT factors W with a randomized SVD of N subspace iterations; we use an exact SVD.</summary>
+    public static bool IsRandomizedSvd(string init) => PissaNiter.IsMatch(init);
+
     /// <summary>Initialises A [r, in] and B [out, r] in place; may rewrite the base weight (PiSSA, OLoRA).</summary>
     public static void Apply(string init, Linear a, Linear b, LinearBase baseLayer, int rank, double scaling)
     {
@@ -39,39 +49,45 @@ public static class LoraInit
                 nn.init.normal_(a.weight, 0, 1.0 / rank);
                 nn.init.zeros_(b.weight);
                 break;
-            case "olora":
-                Olora(a, b, baseLayer, rank, scaling);
-                break;
-            default:
-                Pissa(a, b, baseLayer, rank, scaling);
+            default: // pissa, pissa_niter_N, olora
+                var (a0, b0) = RewriteBase(init, baseLayer, rank, scaling);
+                using (a0) using (b0)
+                {
+                    a.weight.copy_(a0);
+                    b.weight.copy_(b0);
+                }
                 break;
         }
         if (b.bias is not null) nn.init.zeros_(b.bias);
     }
 
-    private static void Pissa(Linear a, Linear b, LinearBase baseLayer, int rank, double scaling)
+    /// <summary>
+    /// PiSSA's or OLoRA's factors of the base weight W, A0 [r, in] and B0 [out, r], with the base rewritten to the residual
+    /// W - s B0 A0. The factors are in the base's dtype and outside any dispose scope: the caller owns them.
+    /// </summary>
+    public static (Tensor A, Tensor B) RewriteBase(string init, LinearBase baseLayer, int rank, double scaling)
     {
+        if (!RewritesBase(init)) throw new ArgumentException($"init_lora_weights {init} does not rewrite the base", nameof(init));
+        using var _ = no_grad();
         using var scope = NewDisposeScope();
         var w = baseLayer.WeightOutIn().to(ScalarType.Float32);
+        var (a0, b0) = init == "olora" ? Olora(w, rank) : Pissa(w, rank, scaling);
+        baseLayer.SetWeight(w.sub(b0.matmul(a0).mul(scaling)).to(baseLayer.Weight.dtype));
+        var dtype = baseLayer.Weight.dtype;
+        return (a0.to(dtype).contiguous().DetachFromDisposeScope(), b0.to(dtype).contiguous().DetachFromDisposeScope());
+    }
+
+    private static (Tensor A, Tensor B) Pissa(Tensor w, int rank, double scaling)
+    {
         // PEFT's pissa_niter_N uses a randomized SVD; an exact SVD gives the same factors without its approximation error.
         var (u, s, vh) = linalg.svd(w, fullMatrices: false);
         var sr = s[..rank].div(scaling).sqrt();
-        var newA = sr.diag().matmul(vh[..rank]);
-        var newB = u[.., ..rank].matmul(sr.diag());
-        a.weight.copy_(newA);
-        b.weight.copy_(newB);
-        baseLayer.SetWeight(w.sub(newB.matmul(newA).mul(scaling)).to(baseLayer.Weight.dtype));
+        return (sr.diag().matmul(vh[..rank]), u[.., ..rank].matmul(sr.diag()));
     }
 
-    private static void Olora(Linear a, Linear b, LinearBase baseLayer, int rank, double scaling)
+    private static (Tensor A, Tensor B) Olora(Tensor w, int rank)
     {
-        using var scope = NewDisposeScope();
-        var w = baseLayer.WeightOutIn().to(ScalarType.Float32);
         var (q, r) = linalg.qr(w);
-        var newA = r[..rank].contiguous();
-        var newB = q[.., ..rank].contiguous();
-        a.weight.copy_(newA);
-        b.weight.copy_(newB);
-        baseLayer.SetWeight(w.sub(newB.matmul(newA).mul(scaling)).to(baseLayer.Weight.dtype));
+        return (r[..rank], q[.., ..rank]);
     }
 }

@@ -19,6 +19,11 @@ public sealed class LoraLayer : AdapterLayer
     private readonly Dictionary<string, Settings> _settings = new(StringComparer.Ordinal);
     /// <summary>DoRA's merge scales W's rows by magnitude / ||W + delta W||; unmerging divides by the same factor.</summary>
     private readonly Dictionary<string, Tensor> _doraFactors = new(StringComparer.Ordinal);
+    /// <summary>
+    /// PiSSA/OLoRA's initial A0, B0 per adapter (detached copies, owned here): the base now holds W - s B0 A0, and
+    /// saving for the original base needs them (<see cref="LoraResidualConversion"/>).
+    /// </summary>
+    private readonly Dictionary<string, (Tensor A, Tensor B)> _initial = new(StringComparer.Ordinal);
     private readonly LinearBase _base;
 
     private sealed record Settings(int Rank, double Alpha, double Scaling, double Dropout, bool Dora);
@@ -35,6 +40,9 @@ public sealed class LoraLayer : AdapterLayer
     public Linear A(string adapter) => lora_A[adapter];
     public Linear B(string adapter) => lora_B[adapter];
 
+    /// <summary>A0 [r, in] and B0 [out, r] of an adapter whose initialisation rewrote the base (PiSSA, OLoRA), else null.</summary>
+    public (Tensor A, Tensor B)? InitialWeights(string adapter) => _initial.TryGetValue(adapter, out var w) ? w : null;
+
     /// <summary>Adds an adapter with freshly initialised weights (see <see cref="LoraInit"/>).</summary>
     public void AddAdapter(string adapter, int rank, double alpha, LoraConfig config)
     {
@@ -47,6 +55,9 @@ public sealed class LoraLayer : AdapterLayer
         var b = nn.Linear(rank, _base.OutFeatures, hasBias: config.LoraBias, device: device, dtype: dtype);
         var scaling = config.Scaling(rank, alpha);
         LoraInit.Apply(config.InitLoraWeights, a, b, _base, rank, scaling);
+        if (LoraInit.RewritesBase(config.InitLoraWeights))
+            using (NewDisposeScope())
+                _initial[adapter] = (a.weight.detach().clone().DetachFromDisposeScope(), b.weight.detach().clone().DetachFromDisposeScope());
         lora_A.Add(adapter, a);
         lora_B.Add(adapter, b);
         lora_dropout.Add(adapter, config.LoraDropout > 0 ? nn.Dropout(config.LoraDropout) : nn.Identity());
@@ -59,6 +70,18 @@ public sealed class LoraLayer : AdapterLayer
             var norm = WeightNorm(_base.WeightOutIn(), b.weight.matmul(a.weight), scaling);
             lora_magnitude_vector.Add(adapter, new ParameterHolder(norm.detach().clone().MoveToOuterDisposeScope()));
         }
+    }
+
+    /// <summary>
+    /// Rewrites the base to the residual of a PiSSA/OLoRA factorisation for a loaded adapter whose saved A, B fit that
+    /// residual (they stay as loaded); the factors are remembered as its A0, B0.
+    /// </summary>
+    public void RewriteBase(string adapter, string init)
+    {
+        var s = _settings[adapter];
+        var initial = LoraInit.RewriteBase(init, _base, s.Rank, s.Scaling);
+        ForgetInitial(adapter);
+        _initial[adapter] = initial;
     }
 
     public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
@@ -178,5 +201,20 @@ public sealed class LoraLayer : AdapterLayer
         lora_dropout.Remove(adapter);
         lora_magnitude_vector.Remove(adapter);
         _settings.Remove(adapter);
+        ForgetInitial(adapter);
+    }
+
+    private void ForgetInitial(string adapter)
+    {
+        if (!_initial.Remove(adapter, out var w)) return;
+        w.A.Dispose();
+        w.B.Dispose();
+    }
+
+    /// <summary>The initial copies are no registered tensors, so the module's own disposal would not free them.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) foreach (var adapter in _initial.Keys.ToList()) ForgetInitial(adapter);
+        base.Dispose(disposing);
     }
 }

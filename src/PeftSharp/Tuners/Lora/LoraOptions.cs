@@ -15,5 +15,10 @@ public static class LoraOptions
         new OptionAttribute("Initialisation: true (Kaiming A, zero B), false (both random), gaussian, pissa, pissa_niter_N, olora"),
         check: LoraInit.Problem);
 
-    public static IReadOnlyList<OptionSpec> All { get; } = [UseRsLora, UseDora, InitLoraWeights];
+    /// <summary>Read into <see cref="LoraConfig.SaveResidualForm"/>; a choice about the saved files, not written into them.</summary>
+    public static readonly MethodOption<bool> SaveResidualForm = new("lora", "save_residual_form", false,
+        new OptionAttribute("PiSSA/OLoRA only: save A, B as trained with init_lora_weights kept; they fit only the residual base, " +
+            "which PEFT and PeftSharp re-derive at load but other tools cannot (default: save a plain LoRA of rank 2r for the original base)"));
+
+    public static IReadOnlyList<OptionSpec> All { get; } = [UseRsLora, UseDora, InitLoraWeights, SaveResidualForm];
 }

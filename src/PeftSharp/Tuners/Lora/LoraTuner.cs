@@ -33,6 +33,7 @@ public sealed class LoraTuner : ITuner
         UseRsLora = LoraOptions.UseRsLora.Get(s.Options),
         UseDora = LoraOptions.UseDora.Get(s.Options),
         InitLoraWeights = LoraOptions.InitLoraWeights.Get(s.Options),
+        SaveResidualForm = LoraOptions.SaveResidualForm.Get(s.Options),
         Targets = s.Targets,
     });
 
@@ -58,11 +59,36 @@ public sealed class LoraTuner : ITuner
 
     public PeftConfig ForLoading(PeftConfig config)
     {
-        var c = (LoraConfig)config;
-        var json = JsonConfig.Parse(c.ToJson(), "adapter config");
-        var copy = LoraConfig.Read(json);
+        var copy = ((LoraConfig)config).Copy();
         copy.InitLoraWeights = "true";
         return copy;
+    }
+
+    /// <summary>
+    /// A PiSSA/OLoRA config in a file means a residual form (PEFT's unconverted file, or ours with save_residual_form): its
+    /// A, B fit W - s B0 A0. As PEFT, the factorisation runs again on the given base; its A0, B0 are remembered, so saving
+    /// the loaded adapter converts it.
+    /// </summary>
+    public void AfterLoading(nn.Module root, string adapter, PeftConfig config)
+    {
+        var init = ((LoraConfig)config).InitLoraWeights;
+        if (!LoraInit.RewritesBase(init)) return;
+        foreach (var (_, module) in ModuleTree.NamedModules(root))
+            if (module is LoraLayer layer && layer.AdapterNames.Contains(adapter)) layer.RewriteBase(adapter, init);
+    }
+
+    /// <summary>PiSSA/OLoRA adapters become a plain LoRA of rank 2r on the original base, unless save_residual_form.</summary>
+    public (PeftConfig Config, IReadOnlyDictionary<string, Tensor> Tensors) ForSaving(nn.Module root, string adapter, PeftConfig config, IReadOnlyDictionary<string, Tensor> tensors) =>
+        config is LoraConfig c && LoraInit.RewritesBase(c.InitLoraWeights) && !c.SaveResidualForm
+            ? LoraResidualConversion.Convert(root, adapter, c, tensors)
+            : (config, tensors);
+
+    public IEnumerable<string> LoadingWarnings(PeftConfig config)
+    {
+        if (config is LoraConfig c && LoraInit.IsRandomizedSvd(c.InitLoraWeights))
+            yield return $"init_lora_weights is {c.InitLoraWeights}: its A, B fit the residual base W - s B0 A0, which PeftSharp re-derives " +
+                         "with an exact SVD; if PEFT trained it, PEFT's randomized SVD gave a slightly different residual, so outputs differ " +
+                         "slightly from PEFT's (PEFT's save_pretrained with path_initial_model_for_weight_conversion writes an exact plain LoRA)";
     }
 
     public IEnumerable<ModuleTree.Replacement> Inject(nn.Module root, string adapter, PeftConfig peftConfig)
