@@ -19,6 +19,9 @@ public abstract class AdapterLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, I
     /// <summary>The name a row of <see cref="RowAdapters"/> gives for "no adapter, the base alone".</summary>
     public const string BaseRow = "__base__";
 
+    /// <inheritdoc />
+    public virtual bool CombinesAdapters => true;
+
     // Assigned only after RegisterComponents: TorchSharp registers every module-valued field under the field's own
     // name, and the original must be registered once, under baseName (PEFT's name), at the position asked for.
     private readonly nn.Module<Tensor, Tensor> _wrapped;

@@ -14,8 +14,13 @@ public interface IAdapterLayer
     /// <summary>The original module, kept unchanged unless an adapter is merged into it.</summary>
     nn.Module BaseLayer { get; }
     IEnumerable<string> AdapterNames { get; }
-    /// <summary>Adapters applied in forward (several may be active at once).</summary>
+    /// <summary>Adapters applied in forward (several may be active at once where <see cref="CombinesAdapters"/>).</summary>
     IReadOnlyList<string> ActiveAdapters { get; set; }
+    /// <summary>
+    /// False for a layer whose adapters replace its output instead of adding to it (a modules_to_save copy): two of
+    /// them cannot be active at once, since there is no sum of two classifier heads; PEFT refuses that too.
+    /// </summary>
+    bool CombinesAdapters => true;
     /// <summary>When true, forward is the base layer's alone.</summary>
     bool Disabled { get; set; }
     /// <summary>Per batch row, the adapter to apply ("__base__" for none); null means ActiveAdapters for all rows.</summary>

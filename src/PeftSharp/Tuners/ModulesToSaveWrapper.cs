@@ -31,6 +31,9 @@ public sealed class ModulesToSaveWrapper : AdapterLayer
         modules_to_save[adapter].named_parameters().Select(p => ($"modules_to_save.{adapter}.{p.name}", p.parameter));
 
     /// <summary>y = copy(x) for the first active adapter that has a copy here; the original's output when none has.</summary>
+    /// <summary>Each adapter's copy replaces the module, so only one of them can be active.</summary>
+    public override bool CombinesAdapters => false;
+
     protected override Tensor ForwardActive(Tensor x, Tensor? baseOutput, IReadOnlyList<string> adapters) =>
         adapters.Count == 0 ? baseOutput ?? BaseForward(x) : modules_to_save[adapters[0]].forward(x);
 

@@ -111,6 +111,9 @@ public sealed partial class PeftModel
     public void SetActiveAdapters(IReadOnlyList<string> adapters)
     {
         foreach (var a in adapters) if (!_configs.ContainsKey(a)) throw new PeftException($"no adapter \"{a}\"");
+        foreach (var (path, layer) in Layers)
+            if (!layer.CombinesAdapters && adapters.Where(layer.AdapterNames.Contains).ToList() is { Count: > 1 } both)
+                throw new PeftException($"adapters {string.Join(" and ", both.Select(b => $"\"{b}\""))} each have their own copy of {path} (modules_to_save), which replaces the module rather than adding to it; activate one of them at a time");
         SelectModelAdapterHooks(adapters);
         ActiveAdapter = adapters[0];
         foreach (var (_, layer) in Layers) layer.ActiveAdapters = adapters.Where(layer.AdapterNames.Contains).ToList();

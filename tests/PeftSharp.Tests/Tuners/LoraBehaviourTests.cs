@@ -268,4 +268,23 @@ public class LoraBehaviourTests
         Assert.Equal(["encoder.weight", "encoder.bias", "head.weight", "head.bias"], model.named_parameters().Select(p => p.name).ToList());
         Assert.True(model.forward(x).allclose(before, 0, 0));
     }
+
+    [Fact]
+    public void Two_classifier_adapters_cannot_be_active_at_once_but_two_plain_ones_can()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Bert(c => c["architectures"] = new JsonArray("BertForSequenceClassification")));
+        var config = () => new LoraConfig { R = 2, LoraAlpha = 4, TaskType = "SEQ_CLS", Targets = new TargetSpec { TargetList = ["query", "value"] } };
+        var peft = PeftModel.Create(model, config());
+        peft.AddAdapter("second", config());
+        var e = Assert.Throws<PeftException>(() => peft.SetActiveAdapters([PeftModel.DefaultAdapter, "second"]));
+        Assert.Contains("classifier", e.Message);
+        Assert.Contains("one of them at a time", e.Message);
+        peft.SetActiveAdapters(["second"]); // one alone is fine
+
+        using var lm = TinyModels.Create(TinyModels.Llama());
+        var plain = PeftModel.Create(lm, new LoraConfig { R = 2, LoraAlpha = 4, Targets = new TargetSpec { TargetList = ["q_proj"] } });
+        plain.AddAdapter("second", new LoraConfig { R = 2, LoraAlpha = 4, Targets = new TargetSpec { TargetList = ["q_proj"] } });
+        plain.SetActiveAdapters([PeftModel.DefaultAdapter, "second"]);
+    }
 }

@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+
+namespace PeftSharp.Interop;
+
+/// <summary>A base model of the check: where it is, how `peft train` trains on it, and how Python PEFT targets it.</summary>
+/// <param name="TrainModel">The folder `peft train` gets (MiniLM: the bare encoder, which gets a new head).</param>
+/// <param name="ForwardModel">The folder both sides run forward passes on (MiniLM: a config that names the classifier).</param>
+/// <param name="SavedModule">A module for the modules_to_save case (besides a classifier's head, which is always saved).</param>
+internal sealed record BaseModel(string Key, string TrainModel, string ForwardModel, string TaskType, string[] TrainArgs,
+    int Vocab, string SavedModule, Dictionary<string, string[]> PythonTargets);
+
+/// <summary>A method as `peft train` flags (our adapters, read by Python) or as a PEFT config (Python's, read by us).</summary>
+internal sealed record Method(string Label, string[] TrainArgs, Func<BaseModel, JsonObject>? PythonConfig = null);
+
+internal static class Cases
+{
+    /// <summary>Every method `peft train` trains, with each LoRA variant and initialisation (issue 10's list).</summary>
+    public static IReadOnlyList<Method> Ours(BaseModel m) => Applicable(m,
+    [
+        new("lora", []),
+        new("lora dora", ["--use-dora"]),
+        new("lora rslora", ["--use-rslora"]),
+        new("lora gaussian", ["--init-lora-weights", "gaussian"]),
+        new("lora pissa", ["--init-lora-weights", "pissa"]),
+        new("lora pissa_niter_4 rslora", ["--init-lora-weights", "pissa_niter_4", "--use-rslora"]),
+        new("lora olora", ["--init-lora-weights", "olora"]),
+        new("lora dora pissa", ["--use-dora", "--init-lora-weights", "pissa"]),
+        new($"lora +{m.SavedModule}", ["--modules-to-save", m.SavedModule]),
+        new("ia3", ["--method", "ia3"]),
+        new("loha", ["--method", "loha"]),
+        new("lokr", ["--method", "lokr"]),
+        new("vera", ["--method", "vera"]),
+    ]);
+
+    /// <summary>Adapters Python trains with dropout on (the reverse direction); targets are Python PEFT's defaults unless given.</summary>
+    public static IReadOnlyList<Method> Python(BaseModel m) => Applicable(m,
+    [
+        new("lora dropout 0.1", [], b => Lora(b, new() { ["lora_dropout"] = 0.1 })),
+        new("lora dora", [], b => Lora(b, new() { ["lora_dropout"] = 0.1, ["use_dora"] = true })),
+        new("lora rslora", [], b => Lora(b, new() { ["lora_dropout"] = 0.1, ["use_rslora"] = true, ["r"] = 8 })),
+        new("ia3", [], b => Config(b, "IA3", new() { ["target_modules"] = Targets(b, "ia3"), ["feedforward_modules"] = Targets(b, "ia3_ff") })),
+        new("loha", [], b => Config(b, "LOHA", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
+        new("lokr", [], b => Config(b, "LOKR", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
+        new("vera", [], b => Config(b, "VERA", new() { ["r"] = 16, ["vera_dropout"] = 0.1, ["target_modules"] = Targets(b, "lora") })),
+    ]);
+
+    /// <summary>
+    /// LoHa and LoKr adapt nn.Linear layers, in PEFT as here; GPT-2's attention and MLP are transformers' Conv1D, which
+    /// both refuse, so those pairs are left out rather than reported as failures.
+    /// </summary>
+    private static List<Method> Applicable(BaseModel m, List<Method> methods) =>
+        methods.Where(x => !(m.Key == "gpt2" && (x.Label.StartsWith("loha", StringComparison.Ordinal) || x.Label.StartsWith("lokr", StringComparison.Ordinal)))).ToList();
+
+    private static JsonObject Lora(BaseModel b, Dictionary<string, JsonNode?> extra) =>
+        Config(b, "LORA", new Dictionary<string, JsonNode?> { ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = Targets(b, "lora") }.Concat(extra)
+            .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value));
+
+    private static JsonObject Config(BaseModel b, string type, Dictionary<string, JsonNode?> fields)
+    {
+        var o = new JsonObject { ["peft_type"] = type, ["task_type"] = b.TaskType };
+        foreach (var (k, v) in fields) o[k] = v?.DeepClone();
+        return o;
+    }
+
+    private static JsonArray Targets(BaseModel b, string kind) => new(b.PythonTargets[kind].Select(t => (JsonNode)t).ToArray());
+}
