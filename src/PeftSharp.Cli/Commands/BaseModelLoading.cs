@@ -13,6 +13,10 @@ public static class BaseModelLoading
     public static PretrainedModel Load(string modelDir, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
         AutoModel.FromPretrained(modelDir, device, dtype, warn: Warn);
 
+    /// <summary>The folder as a sequence classifier with <paramref name="labels"/> outputs (a new head unless it has a matching one).</summary>
+    public static PretrainedModel LoadClassifier(string modelDir, int labels, string pooling, Device? device = null) =>
+        AutoModel.ForSequenceClassification(modelDir, labels, pooling, device, warn: Warn);
+
     /// <summary>How every command prints a warning: one line on stderr.</summary>
     public static void Warn(string message) => Console.Error.WriteLine($"peft: warning: {message}");
 }

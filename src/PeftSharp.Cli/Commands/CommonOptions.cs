@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -22,6 +23,13 @@ public static class CommonOptions
         Description = "Compute dtype: float32 (default; the right choice on CPU), bfloat16, float16",
         DefaultValueFactory = _ => "float32",
     };
+
+    /// <summary>A training option offered by another command under the same flag and help, so it is declared once (in TrainingOptions).</summary>
+    public static Option<string?> FromSchema(string propertyName, string note)
+    {
+        var spec = TrainingSchema.Of(propertyName);
+        return new Option<string?>("--" + spec.Flag) { Description = spec.HelpLine + note };
+    }
 
     public static Option<string[]> Adapters() => new("--adapter")
     {

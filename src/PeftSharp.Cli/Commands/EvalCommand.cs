@@ -23,7 +23,7 @@ public static class EvalCommand
         var model = CommonOptions.Model();
         var adapter = new Option<string?>("--adapter") { Description = "Adapter folder to evaluate with" };
         var data = new Option<string>("--data") { Description = "Data file (.jsonl, .csv, .parquet)", Required = true };
-        var task = new Option<string?>("--task") { Description = "classification | causal-lm | instruction | seq2seq (default: the adapter's, else classification)" };
+        var task = new Option<string?>("--task") { Description = "auto | classification | causal-lm | instruction | seq2seq (default auto: the adapter's, else from the data's fields, else the model's architecture)" };
         var split = new Option<string>("--split") { Description = "Which rows of a file with a split column: validation (default), train, all", DefaultValueFactory = _ => "validation" };
         var metrics = new Option<string?>("--metrics") { Description = "Also generate and score: comma-separated bleu, chrf, chrf++, rouge (seq2seq, instruction)" };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 32 };
@@ -40,14 +40,24 @@ public static class EvalCommand
         return cmd;
     }
 
+    /// <summary>Instruction data in the template the adapter was trained with (or the default one), so the loss is on the same text.</summary>
+    private static InstructionTask InstructionTaskFor(ITextTokenizer tokenizer, TaskInfo? info, string modelDir, IReadOnlyList<DataRecord> records, int maxLength)
+    {
+        var format = InstructionFormat.Recorded(info?.Template, info?.ChatTemplate, modelDir, records.Any(r => r.Fields.ContainsKey("messages")));
+        return new InstructionTask(tokenizer, format.Template) { MaxLength = maxLength, Chat = format.Chat, ChatForPrompts = format.ChatForPrompts };
+    }
+
     private static int Run(string modelDir, string? adapterDir, string dataPath, string? taskName, string split, string? metricList,
         int batchSize, int? maxLength, int maxNewTokens, bool json, string? deviceName)
     {
         var device = Devices.Parse(deviceName);
         var info = adapterDir != null ? TaskInfo.Read(adapterDir) : null;
-        var task = taskName ?? info?.Task ?? "classification";
         var issues = new DataIssueLog(MalformedRecordPolicy.Skip, i => Console.Error.WriteLine($"peft: skipped {i}"));
         var records = DataFileReader.ReadAll(dataPath, issues);
+        var inferred = TaskInference.Resolve(taskName, adapterDir, records, modelDir);
+        if (inferred.Warning != null) BaseModelLoading.Warn(inferred.Warning);
+        if (inferred.From != null) Console.Error.WriteLine($"peft: {inferred}");
+        var task = inferred.Task;
         if (DatasetSplit.HasSplitColumn(records) && split != "all")
         {
             var s = DatasetSplit.ByColumn(records, issues);
@@ -58,9 +68,9 @@ public static class EvalCommand
         LabelMap? labels = null;
         ITrainingTask trainingTask = task switch
         {
-            "classification" => new ClassificationTask(tokenizer, labels = info?.Labels is { } names ? LabelMap.FromNames(names) : LabelMap.FromRecords(records)) { MaxLength = options.MaxLength },
+            "classification" => new ClassificationTask(tokenizer, labels = info?.Labels is { } names ? LabelMap.FromNames(names) : LabelMap.FromRecords(records, what: $"the evaluation data ({dataPath})")) { MaxLength = options.MaxLength },
             "causal-lm" => new CausalLmTask(tokenizer, options.BlockSize),
-            "instruction" => new InstructionTask(tokenizer) { MaxLength = options.MaxLength },
+            "instruction" => InstructionTaskFor(tokenizer, info, modelDir, records, options.MaxLength),
             "seq2seq" => new Seq2SeqTask(tokenizer) { MaxSourceLength = options.MaxLength, MaxTargetLength = options.MaxLength },
             _ => throw new PeftException($"--task must be classification, causal-lm, instruction or seq2seq, not \"{task}\""),
         };

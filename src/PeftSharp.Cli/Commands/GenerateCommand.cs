@@ -5,6 +5,7 @@ using PeftSharp.Generation;
 using PeftSharp.IO;
 using PeftSharp.Models;
 using PeftSharp.Tokenization;
+using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -26,10 +27,12 @@ public static class GenerateCommand
         var stop = new Option<string?>("--stop-ids") { Description = "Comma-separated token ids that end generation (default: the model's EOS; 'none' to never stop)" };
         var seed = new Option<long?>("--seed") { Description = "Seed for sampling" };
         var json = new Option<bool>("--json") { Description = "Print prompt ids, new ids and text as JSON" };
+        var template = CommonOptions.FromSchema(nameof(TrainingOptions.Template),
+            ". Here: how --prompt is shown to the model; default: the adapter's recorded template, else the prompt as given; none: the prompt as given");
         var device = CommonOptions.Device();
         var cmd = new Command("generate", "Generate text from a prompt with a model and optional adapters")
         {
-            model, adapters, prompt, promptIds, maxNew, greedy, temperature, topP, topK, repetition, stop, seed, json, device,
+            model, adapters, prompt, promptIds, maxNew, greedy, temperature, topP, topK, repetition, stop, seed, json, template, device,
         };
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
@@ -45,24 +48,35 @@ public static class GenerateCommand
                 RepetitionPenalty = r.GetValue(repetition),
                 Seed = r.GetValue(seed),
             };
-            return Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(prompt), r.GetValue(promptIds), r.GetValue(stop), options, r.GetValue(json), r.GetValue(device));
+            return Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(prompt), r.GetValue(promptIds), r.GetValue(stop), options, r.GetValue(json),
+                r.GetValue(template), r.GetValue(device));
         }));
         return cmd;
     }
 
-    private static int Run(string modelDir, string[] adapters, string? prompt, string? promptIds, string? stopIds, GenerationOptions options, bool json, string? deviceName)
+    private static int Run(string modelDir, string[] adapters, string? prompt, string? promptIds, string? stopIds, GenerationOptions options, bool json,
+        string? templateOption, string? deviceName)
     {
         if ((prompt == null) == (promptIds == null)) throw new PeftException("give exactly one of --prompt and --prompt-ids");
+        if (templateOption != null && prompt == null) throw new PeftException("--template applies to --prompt text, not to --prompt-ids");
+        var info = adapters.Length > 0 ? TaskInfo.Read(adapters[0]) : null;
+        if (adapters.Length > 0 && TaskInference.Resolve(null, adapters[0], null, modelDir) is { Task: "classification" } classifier)
+            throw new PeftException($"{adapters[0]} is a classification adapter (from {classifier.From}); generate continues text: use peft predict --model {modelDir} --adapter {adapters[0]} --text ...");
         var device = Devices.Parse(deviceName);
         using var model = BaseModelLoading.Load(modelDir, device);
         AdapterLoading.Load(model, adapters, merge: false);
         ITextTokenizer? tokenizer = prompt != null || HasTokenizer(modelDir) ? AutoTokenizer.FromFolder(modelDir) : null;
-        var ids = promptIds != null ? ParseIds(promptIds, "--prompt-ids") : tokenizer!.Encode(prompt!).Select(i => (long)i).ToArray();
+        string? chat = InstructionFormat.ChatOf(templateOption, info?.ChatTemplate);
+        var ids = promptIds != null ? ParseIds(promptIds, "--prompt-ids") : PromptIds(tokenizer!, prompt!, templateOption, info, chat, modelDir);
         long vocab = model.InputEmbeddings.weight!.shape[0];
         if (ids.Length == 0) throw new PeftException("the prompt has no tokens");
         if (ids.Any(i => i < 0 || i >= vocab)) throw new PeftException($"prompt ids must be in [0, {vocab})");
 
         var eos = EosIds(modelDir, model);
+        // A chat template's end-of-turn marker (<|im_end|>, <|eot_id|>) ends the answer as EOS would.
+        if (chat is { } family && family != InstructionFormat.Plain && tokenizer != null
+            && tokenizer.Encode(ChatTemplate.NamedFor(family, modelDir).EndOfTurn, addSpecialTokens: false) is [var endOfTurn] && !eos.Contains(endOfTurn))
+            eos = [.. eos, endOfTurn];
         options = options with
         {
             StopTokenIds = stopIds == null ? eos : stopIds == "none" ? [] : ParseIds(stopIds, "--stop-ids"),
@@ -79,6 +93,22 @@ public static class GenerateCommand
             Console.WriteLine(text ?? string.Join(",", produced));
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The prompt's ids as training saw such text: in the adapter's (or --template's) template, BOS first when the tokenizer
+    /// adds one, except that a chat template writes its own BOS.
+    /// </summary>
+    private static long[] PromptIds(ITextTokenizer tokenizer, string prompt, string? option, TaskInfo? info, string? chat, string modelDir)
+    {
+        bool templated = option != null ? option != InstructionFormat.None : info?.Template != null || info?.ChatTemplate != null;
+        if (!templated) return tokenizer.Encode(prompt).Select(i => (long)i).ToArray();
+        var text = InstructionFormat.PromptText(prompt, option, info?.Template, info?.ChatTemplate, modelDir);
+        Console.Error.WriteLine($"peft: prompt template: {chat ?? "prompt/completion"} ({(option != null ? "--template" : "the adapter's")})");
+        var special = tokenizer.AddSpecialTokens([]);
+        bool bos = (chat is null || chat == InstructionFormat.Plain) && special.Count > 0 && special[0] == tokenizer.BosTokenId;
+        var ids = tokenizer.Encode(text, addSpecialTokens: false).Select(i => (long)i);
+        return (bos ? ids.Prepend(tokenizer.BosTokenId!.Value) : ids).ToArray();
     }
 
     private static bool HasTokenizer(string dir) =>

@@ -34,7 +34,8 @@ public static class TrainProgress
     public static void PrintSummary(TrainingSummary s, TrainingOptions o)
     {
         var console = Terminal.Out();
-        string metric = o.MetricForBest == "auto" ? (o.Task == "classification" ? "accuracy" : "loss") : o.MetricForBest;
+        var task = s.Task.Length > 0 ? s.Task : o.Task;
+        string metric = o.MetricForBest == "auto" ? (task == "classification" ? "accuracy" : "loss") : o.MetricForBest;
         string Format(double v) => metric is "accuracy" or "f1" ? $"{100 * v:F1}%" : v.ToString("F4", CultureInfo.InvariantCulture);
         console.WriteLine();
         console.MarkupLine($"[bold]{Markup.Escape(s.StopReason)}[/] after {s.Steps} steps in {s.TrainSeconds:F0} s; trainable {s.TrainableParameters:N0} of {s.AllParameters:N0} parameters ({100.0 * s.TrainableParameters / Math.Max(1, s.AllParameters):F2}%)");
@@ -48,6 +49,22 @@ public static class TrainProgress
         }
         if (s.AdapterDir.Length > 0) console.MarkupLine($"adapter: [link]{Markup.Escape(s.AdapterDir)}[/]");
         console.MarkupLine($"report:  {Markup.Escape(Path.Combine(s.OutputDir, RunReport.FileName))}");
+        // Written past the console's line wrapping, so the command stays one line to paste.
+        if (NextStep(task, o.Model, s.AdapterDir) is { } next) Console.WriteLine($"next:    {next}");
+    }
+
+    /// <summary>The command that uses the adapter just written, with real paths, ready to paste.</summary>
+    public static string? NextStep(string task, string modelDir, string adapterDir)
+    {
+        if (adapterDir.Length == 0) return null;
+        var model = Shell.Quote(Path.GetFullPath(modelDir));
+        var adapter = Shell.Quote(adapterDir);
+        return task switch
+        {
+            "classification" => $"peft predict --model {model} --adapter {adapter} --text \"Your text here\"",
+            "instruction" or "causal-lm" or "seq2seq" => $"peft generate --model {model} --adapter {adapter} --prompt \"Your prompt here\"",
+            _ => null,
+        };
     }
 
     private static string Line(StepRecord s, int total) =>

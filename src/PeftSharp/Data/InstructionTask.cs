@@ -35,6 +35,13 @@ public sealed class InstructionTask : ITrainingTask
     public int? MaxLength { get; init; }
     /// <summary>End every learned answer with EOS, so the model learns to stop.</summary>
     public bool AddEos { get; init; } = true;
+    /// <summary>
+    /// Renders chat records as the model's own chat template does (its end-of-turn marker, not an extra EOS, ends each
+    /// learned answer); null renders them with the <see cref="InstructionTemplate"/>'s plain Message and Reply.
+    /// </summary>
+    public ChatTemplate? Chat { get; init; }
+    /// <summary>Prompt/completion records through <see cref="Chat"/> too, as a user message and the assistant's reply.</summary>
+    public bool ChatForPrompts { get; init; }
 
     public IReadOnlyList<TokenizedExample> Tokenize(IEnumerable<DataRecord> records, DataIssueLog issues)
     {
@@ -46,16 +53,31 @@ public sealed class InstructionTask : ITrainingTask
         var examples = new List<TokenizedExample>();
         foreach (var record in records)
         {
-            var turns = record.Fields.ContainsKey(MessagesField) ? ChatTurns(record, issues) : PromptTurn(record, issues);
+            bool chat = record.Fields.ContainsKey(MessagesField);
+            var turns = chat ? ChatTurns(record, issues) : PromptTurn(record, issues);
             if (turns is null) continue;
-            var example = Encode(record, turns, issues);
+            var example = Encode(record, turns, issues, templated: Chat != null && (chat || ChatForPrompts));
             if (example is not null) examples.Add(example);
         }
         return examples;
     }
 
-    /// <summary>A piece of the training text: masked text, then learned text, then EOS when learned text is present.</summary>
+    /// <summary>A piece of the training text: masked text, then learned text, then EOS when the task adds one.</summary>
     private sealed record Turn(string Masked, string Learned);
+
+    /// <summary>A chat template's rendering as turns: the text before each learned piece is masked; what follows the last is left out.</summary>
+    private static List<Turn> TemplateTurns(IReadOnlyList<ChatSegment> segments)
+    {
+        var turns = new List<Turn>();
+        string pending = "";
+        foreach (var segment in segments)
+        {
+            if (!segment.Learned) { pending += segment.Text; continue; }
+            turns.Add(new Turn(pending, segment.Text));
+            pending = "";
+        }
+        return turns;
+    }
 
     private List<Turn>? PromptTurn(DataRecord record, DataIssueLog issues)
     {
@@ -68,6 +90,7 @@ public sealed class InstructionTask : ITrainingTask
         if (prompt is null) return null;
         var completion = RecordFields.Text(record, [CompletionField], issues);
         if (completion is null) return null;
+        if (Chat != null && ChatForPrompts) return TemplateTurns(Chat.Render([new ChatMessage("user", prompt), new ChatMessage("assistant", completion)], false));
         var (before, after) = _template.Split(_template.Prompt, "completion", new Dictionary<string, string> { ["prompt"] = prompt });
         return [new Turn(before, completion + after)];
     }
@@ -80,6 +103,7 @@ public sealed class InstructionTask : ITrainingTask
             return null;
         }
         var turns = new List<Turn>();
+        var parsed = new List<ChatMessage>();
         string pending = "";
         for (int i = 0; i < messages.Count; i++)
         {
@@ -91,6 +115,7 @@ public sealed class InstructionTask : ITrainingTask
                 return null;
             }
             var values = new Dictionary<string, string> { ["role"] = role, ["content"] = content };
+            parsed.Add(new ChatMessage(role, content));
             if (role == _template.AssistantRole)
             {
                 if (string.IsNullOrWhiteSpace(content))
@@ -113,15 +138,25 @@ public sealed class InstructionTask : ITrainingTask
             issues.Report(record, $"\"{MessagesField}\" has no \"{_template.AssistantRole}\" message to learn from");
             return null;
         }
+        if (Chat != null)
+        {
+            try { return TemplateTurns(Chat.Render(parsed, false)); }
+            catch (PeftException e)
+            {
+                issues.Report(record, e.Message);
+                return null;
+            }
+        }
         // Messages after the last reply teach nothing; they are left out rather than padded into the example.
         return turns;
     }
 
-    private TokenizedExample? Encode(DataRecord record, List<Turn> turns, DataIssueLog issues)
+    /// <param name="templated">Rendered by a chat template: it writes BOS where the model wants one and ends answers itself.</param>
+    private TokenizedExample? Encode(DataRecord record, List<Turn> turns, DataIssueLog issues, bool templated)
     {
         var ids = new List<int>();
         var labels = new List<int>();
-        if (_bos is { } bos)
+        if (!templated && _bos is { } bos)
         {
             ids.Add(bos);
             labels.Add(TokenizedExample.IgnoreIndex);
@@ -137,7 +172,7 @@ public sealed class InstructionTask : ITrainingTask
                 ids.Add(full[i]);
                 labels.Add(i < common ? TokenizedExample.IgnoreIndex : full[i]);
             }
-            if (AddEos)
+            if (AddEos && !templated)
             {
                 ids.Add(_tokenizer.EosTokenId!.Value);
                 labels.Add(_tokenizer.EosTokenId!.Value);

@@ -26,6 +26,17 @@ public sealed record InstructionTemplate
 
     public static InstructionTemplate Default { get; } = new();
 
+    /// <summary>What a model trained with this template is shown for a prompt: the template up to the completion.</summary>
+    public string PromptText(string prompt) =>
+        Split(Prompt, "completion", new Dictionary<string, string> { ["prompt"] = prompt }).Before;
+
+    /// <summary>A one-message chat in this template's plain chat text, up to where the assistant's reply begins.</summary>
+    public string ChatPromptText(string prompt)
+    {
+        var (before, after) = Split(Message, "content", new Dictionary<string, string> { ["role"] = "user" });
+        return before + prompt + after + Split(Reply, "content", new Dictionary<string, string> { ["role"] = AssistantRole }).Before;
+    }
+
     /// <summary>The template text before and after the learned placeholder, with the other placeholders filled.</summary>
     internal (string Before, string After) Split(string template, string learned, IReadOnlyDictionary<string, string> values)
     {

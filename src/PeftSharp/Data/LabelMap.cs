@@ -40,14 +40,15 @@ public sealed class LabelMap
     /// The labels found in <paramref name="records"/>, sorted. Records whose label is missing or of the wrong type are
     /// passed over here; the task reports them when it tokenizes the same records.
     /// </summary>
-    public static LabelMap FromRecords(IEnumerable<DataRecord> records, string labelField = "label")
+    /// <param name="what">The data the records are, for the error: "the training data (train.jsonl)".</param>
+    public static LabelMap FromRecords(IEnumerable<DataRecord> records, string labelField = "label", string what = "the training data")
     {
         ArgumentNullException.ThrowIfNull(records);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var record in records)
             if (TryText(record[labelField], out var text, out _)) seen.Add(text);
         if (seen.Count < 2)
-            throw new PeftException($"Classification needs at least two different labels in \"{labelField}\"; the training data has " +
+            throw new PeftException($"Classification needs at least two different labels in \"{labelField}\"; {what} has " +
                 (seen.Count == 0 ? "none" : $"only \"{seen.First()}\""));
         var numeric = seen.All(s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
         var sorted = numeric

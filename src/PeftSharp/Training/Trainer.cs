@@ -188,7 +188,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             Checkpoints.RestoreWeights(restoreFrom, run.Peft, run.Model);
             weightsStep = TrainerState.Read(Path.Combine(restoreFrom, Checkpoints.StateFile)).Step;
         }
-        if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, new TaskInfo(o.Task, run.Data.Labels?.Names, o.Pooling, o.MaxLength));
+        if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, TaskInfo.For(run.Options, run.Data));
         // "after" always describes the weights written: the evaluation made at their step, or a fresh one.
         var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? run.Evaluate();
         return Summary() with

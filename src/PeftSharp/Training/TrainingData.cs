@@ -10,8 +10,9 @@ namespace PeftSharp.Training;
 public sealed class TrainingData
 {
     private TrainingData(ITrainingTask task, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, LabelMap? labels, DataIssueLog issues,
-        string splitDescription)
+        string splitDescription, InstructionFormat? format)
     {
+        Format = format;
         SplitDescription = splitDescription;
         Task = task;
         Train = train;
@@ -25,6 +26,8 @@ public sealed class TrainingData
     public IReadOnlyList<TokenizedExample> Validation { get; }
     public LabelMap? Labels { get; }
     public DataIssueLog Issues { get; }
+    /// <summary>Instruction data: how its records became text (recorded in the adapter for generation).</summary>
+    public InstructionFormat? Format { get; }
     /// <summary>Which split was used and its sizes, in words, for logs and the report.</summary>
     public string SplitDescription { get; }
 
@@ -33,6 +36,7 @@ public sealed class TrainingData
         var issues = new DataIssueLog(o.SkipMalformed ? MalformedRecordPolicy.Skip : MalformedRecordPolicy.Fail,
             issue => log?.Invoke($"skipped {issue}"));
         if (string.IsNullOrEmpty(o.TrainData)) throw new PeftException("no training data: set train_data (--data)");
+        o = TaskInference.Resolve(o, log);
         var records = DataFileReader.ReadAll(o.TrainData, issues);
         DataSplit<DataRecord> split;
         string how;
@@ -54,15 +58,19 @@ public sealed class TrainingData
         if (split.Validation.Count == 0) throw new PeftException($"{o.TrainData}: no validation records (set validation_fraction or validation_data)");
 
         LabelMap? labels = null;
+        InstructionFormat? format = o.Task == "instruction"
+            ? InstructionFormat.From(o.Template, o.Model, split.Train.Concat(split.Validation).Any(r => r.Fields.ContainsKey("messages")))
+            : null;
         ITrainingTask task = o.Task switch
         {
-            "classification" => new ClassificationTask(tokenizer, labels = LabelMap.FromRecords(split.Train, o.LabelField ?? "label"))
+            "classification" => new ClassificationTask(tokenizer, labels = LabelMap.FromRecords(split.Train, o.LabelField ?? "label", $"the training data ({o.TrainData})"))
             {
                 TextField = o.TextField ?? "text", LabelField = o.LabelField ?? "label", MaxLength = o.MaxLength,
             },
             "causal-lm" => new CausalLmTask(tokenizer, o.BlockSize) { TextField = o.TextField ?? "text" },
-            "instruction" => new InstructionTask(tokenizer)
+            "instruction" => new InstructionTask(tokenizer, format!.Template)
             {
+                Chat = format.Chat, ChatForPrompts = format.ChatForPrompts,
                 PromptField = o.PromptField ?? "prompt", CompletionField = o.CompletionField ?? "completion", MaxLength = o.MaxLength,
             },
             "seq2seq" => new Seq2SeqTask(tokenizer)
@@ -76,6 +84,6 @@ public sealed class TrainingData
         if (issues.SkippedCount > 0) log?.Invoke(issues.Summary());
         var description = $"{how}: {split}";
         log?.Invoke($"data: {description}");
-        return new TrainingData(task, train, validation, labels, issues, description);
+        return new TrainingData(task, train, validation, labels, issues, description, format);
     }
 }

@@ -24,6 +24,8 @@ public sealed record TrainingSummary
     /// <summary>Extra rows for the report: e.g. "frozen baseline", "full fine-tuning".</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> Baselines { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, double>>();
     public string StopReason { get; init; } = "finished";
+    /// <summary>The task trained, as given or inferred ("classification", "instruction", ...).</summary>
+    public string Task { get; init; } = "";
     /// <summary>How the data was split, as it happened ("split column: 2400 train, 600 validation").</summary>
     public string? DataSplit { get; init; }
     public IReadOnlyList<StepRecord> StepLog { get; init; } = [];

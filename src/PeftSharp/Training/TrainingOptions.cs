@@ -21,8 +21,10 @@ public sealed record TrainingOptions
     [Option("A finished adapter folder to continue training (iterative fine-tuning)", IsPath = true)]
     public string? FromAdapter { get; init; }
 
-    [Option("What the data teaches", Choices = ["classification", "causal-lm", "instruction", "seq2seq"])]
-    public string Task { get; init; } = "classification";
+    [Option("What the data teaches; auto: the from_adapter's task, else the data's fields (prompt/completion or messages: instruction, " +
+        "source/target: seq2seq, text and label: classification, text alone: causal-lm), else the model's architecture",
+        Choices = ["classification", "causal-lm", "instruction", "seq2seq", "auto"])]
+    public string Task { get; init; } = TaskInference.Auto;
 
     [Option("Training data: .jsonl, .csv or .parquet (default: the bundled UCI sentiment sentences)", IsPath = true, ShortFlags = ["--data"])]
     public string TrainData { get; init; } = "";
@@ -44,6 +46,12 @@ public sealed record TrainingOptions
 
     [Option("Instruction data: the answer field (default completion)")]
     public string? CompletionField { get; init; }
+
+    [Option("Instruction data: how a record becomes text. A text with {prompt} and {completion} (\\n for a new line; default " +
+        "\"### Instruction:\\n{prompt}\\n\\n### Response:\\n{completion}\"), or a chat template family for every record " +
+        "(chatml, llama-3, llama-2, mistral, zephyr), or plain; chat data uses the model's chat template when it has one " +
+        "(plain: PeftSharp's \"### role:\" text). Recorded in the adapter; peft generate applies it")]
+    public string? Template { get; init; }
 
     [Option("Seq2seq: the source field (default source)")]
     public string? SourceField { get; init; }

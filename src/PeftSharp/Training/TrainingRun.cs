@@ -64,6 +64,7 @@ internal sealed class TrainingRun : IDisposable
     /// <summary>Reads the data, builds the model and adapter, loaders, schedule and optimizer.</summary>
     public static TrainingRun Create(TrainingOptions o, Action<string> log)
     {
+        o = TaskInference.Resolve(o, log); // a library caller may leave the task to be inferred, as the CLI does
         if (o.Threads > 0) set_num_threads(o.Threads);
         if (o.LowMemory && !Native.Allocator.ReturnLargeBlocksToSystem()) log("low_memory: not available on this system; ignored");
         var device = Devices.Parse(o.Device);

@@ -13,7 +13,7 @@ public static class TrainingSession
 
     public static TrainingSummary Run(TrainingOptions options, ITrainerObserver? observer = null, CancellationToken cancellation = default)
     {
-        options = TrainConfigFile.Validate(options);
+        options = TaskInference.Resolve(TrainConfigFile.Validate(options), m => observer?.OnMessage(m));
         if (string.IsNullOrEmpty(options.Output)) throw new PeftException("no output folder: set output (--output)");
         if (!options.Resume && new Checkpoints(options.Output, options.KeepLast).List().Count > 0)
             throw new PeftException($"{options.Output} already holds checkpoints of a run: add --resume to continue it, or choose another --output");
@@ -49,7 +49,7 @@ public static class TrainingSession
         }
 
         LossPlot.Save(Path.Combine(options.Output, LossPlot.FileName), steps, evaluations, mainMetric);
-        summary = summary with { Baselines = baselines, StepLog = steps, Evaluations = evaluations };
+        summary = summary with { Baselines = baselines, StepLog = steps, Evaluations = evaluations, Task = options.Task };
         RunReport.Write(summary, options);
         return summary;
     }

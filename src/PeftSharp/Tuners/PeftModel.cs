@@ -60,11 +60,22 @@ public sealed partial class PeftModel
     public IEnumerable<(string Path, IAdapterLayer Layer)> Layers =>
         ModuleTree.NamedModules(Model).Where(m => m.Module is IAdapterLayer).Select(m => (m.Name, (IAdapterLayer)m.Module));
 
+    /// <summary>
+    /// Adds a new adapter. A config without task_type gets the one the model's architecture implies (CAUSAL_LM for a
+    /// GPT2LMHeadModel, SEQ_CLS for a BertForSequenceClassification, ...), so the saved adapter says what it is for.
+    /// </summary>
     public void AddAdapter(string adapter, PeftConfig config)
+    {
+        if (Model is PretrainedModel pm) config.TaskType ??= TaskTypes.FromArchitecture(pm.ArchitectureName);
+        Add(adapter, config);
+    }
+
+    /// <summary>Injects an adapter with its config as given (a loaded config is kept exactly as PEFT wrote it).</summary>
+    private void Add(string adapter, PeftConfig config)
     {
         if (_configs.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists");
         // As PEFT: a sequence classifier's head is new, so it always trains and is saved with the adapter.
-        if (config.TaskType == "SEQ_CLS") config.ModulesToSave = (config.ModulesToSave ?? []).Union(["classifier", "score"]).ToList();
+        if (config.TaskType == TaskTypes.SequenceClassification) config.ModulesToSave = (config.ModulesToSave ?? []).Union(["classifier", "score"]).ToList();
         var tuner = TunerRegistry.For(config.PeftType);
         if (Model is PretrainedModel pm) config.BaseModelNameOrPath ??= pm.Config.Raw.Source is var s && s.EndsWith("config.json", StringComparison.Ordinal) ? Path.GetDirectoryName(s) : null;
         _replacements.AddRange(tuner.Inject(Model, adapter, config));
@@ -276,7 +287,7 @@ public sealed partial class PeftModel
         var tuner = TunerRegistry.For(config.PeftType);
         using var file = SafetensorsFile.Open(weightsPath);
 
-        AddAdapter(adapter, tuner.ForLoading(config));
+        Add(adapter, tuner.ForLoading(config));
         _configs[adapter] = config;
         try
         {

@@ -11,7 +11,7 @@ public class RunReportTests
         var (steps, evals) = LossPlotTests.Run(400);
         var options = new TrainingOptions
         {
-            Model = "/models/all-MiniLM-L6-v2", TrainData = "/data/uci-sentiment/train.csv", Output = runDir,
+            Model = "/models/all-MiniLM-L6-v2", TrainData = "/data/uci-sentiment/train.csv", Output = runDir, Task = "classification", // as resolved by the session
             TargetModules = ["query", "value"], ModulesToSave = ["classifier"], Rank = 8, Alpha = 16, MaxSteps = 400,
         };
         var summary = new TrainingSummary
