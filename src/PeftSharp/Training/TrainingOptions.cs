@@ -15,9 +15,6 @@ public sealed record TrainingOptions
     [Option("Hugging Face model folder (default: all-MiniLM-L6-v2, imported from the bundled package)", IsPath = true, ShortFlags = ["-m"])]
     public string Model { get; init; } = "";
 
-    [Option("What adapter_config.json and the model card record as the base model (default: model as given); set its Hub id (org/name) before sharing the adapter")]
-    public string? BaseModelNameOrPath { get; init; }
-
     [Option("A finished adapter folder to continue training (iterative fine-tuning)", IsPath = true)]
     public string? FromAdapter { get; init; }
 
@@ -168,6 +165,9 @@ public sealed record TrainingOptions
 
     [Option("Run folder for checkpoints, adapter, metrics.jsonl, loss.png, report.md (default: runs/<name>-<time>)", IsPath = true, ShortFlags = ["--out", "-o"])]
     public string Output { get; init; } = "";
+
+    [Option("What adapter_config.json and the model card record as the base model (default: model as given); set its Hub id (org/name) before sharing the adapter")]
+    public string? BaseModelNameOrPath { get; init; }
 
     [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)")]
     public string Device { get; init; } = "cpu";
