@@ -51,18 +51,38 @@ public static class TrainCommand
         if (string.IsNullOrEmpty(options.Output))
             options = options with { Output = Path.Combine("runs", Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Model)) + "-" + DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)) };
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("stopping after this step; a checkpoint will be written (Ctrl-C again to abort)"); };
-        Console.CancelKeyPress += onCancel;
-        try
+        using var interrupt = new TrainInterrupt();
+        var summary = TrainProgress.Run(options, interrupt);
+        if (summary.AlreadyFinished)
         {
-            var summary = TrainProgress.Run(options, cancel.Token);
-            TrainProgress.PrintSummary(summary, options);
-            return summary.StopReason.StartsWith("stopped", StringComparison.Ordinal) ? 1 : 0;
+            Console.WriteLine($"{summary.OutputDir}: {summary.StopReason}");
+            return 0;
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        TrainProgress.PrintSummary(summary, options, ResumeCommand(configPath, flags, options.Output));
+        if (summary.Interrupted || interrupt.Requested) return TrainInterrupt.ExitCode;
+        return summary.StopReason.StartsWith("stopped", StringComparison.Ordinal) ? 1 : 0;
     }
+
+    /// <summary>
+    /// The command that continues this run, ready to paste: the same config file and flags, the run folder named (a
+    /// default one has a timestamp in its name) and --resume.
+    /// </summary>
+    public static string ResumeCommand(string? configPath, IReadOnlyDictionary<string, string> flags, string output)
+    {
+        var parts = new List<string> { "peft", "train" };
+        if (configPath != null) parts.AddRange(["--config", configPath]);
+        foreach (var (flag, value) in flags)
+        {
+            if (flag is "resume" or "output") continue;
+            bool isSwitch = TrainingSchema.All.FirstOrDefault(s => s.Flag == flag)?.Kind == OptionKind.Bool;
+            if (isSwitch && value == "true") parts.Add("--" + flag);
+            else parts.AddRange(["--" + flag, value]);
+        }
+        parts.AddRange(["--output", output, "--resume"]);
+        return string.Join(' ', parts.Select(Quote));
+    }
+
+    /// <summary>A word as a POSIX shell reads it back unchanged.</summary>
+    private static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
 }

@@ -11,11 +11,11 @@ namespace PeftSharp.Cli.Commands;
 /// </summary>
 public static class TrainProgress
 {
-    public static TrainingSummary Run(TrainingOptions options, CancellationToken cancellation)
+    public static TrainingSummary Run(TrainingOptions options, TrainInterrupt interrupt)
     {
         var console = Terminal.Out();
         if (!console.Profile.Capabilities.Interactive)
-            return TrainingSession.Run(options, new LineObserver(options.LogEvery), cancellation);
+            return TrainingSession.Run(options, new LineObserver(options.LogEvery), interrupt.Token);
 
         TrainingSummary? summary = null;
         console.Progress()
@@ -25,20 +25,31 @@ public static class TrainProgress
             .Start(ctx =>
             {
                 var observer = new BarObserver(ctx, console);
-                summary = TrainingSession.Run(options, observer, cancellation);
-                observer.Finish();
+                // Written through the live console, the Ctrl-C notice appears above the bar instead of under its next redraw.
+                interrupt.Say = message => console.MarkupLine(Markup.Escape(message));
+                try
+                {
+                    summary = TrainingSession.Run(options, observer, interrupt.Token);
+                }
+                finally
+                {
+                    interrupt.Say = message => Console.Error.WriteLine(message);
+                }
+                observer.Finish(complete: !summary!.Interrupted);
             });
         return summary!;
     }
 
-    public static void PrintSummary(TrainingSummary s, TrainingOptions o)
+    /// <param name="resumeCommand">The command that continues the run, shown when it was interrupted.</param>
+    public static void PrintSummary(TrainingSummary s, TrainingOptions o, string? resumeCommand = null)
     {
         var console = Terminal.Out();
         var task = s.Task.Length > 0 ? s.Task : o.Task;
         string metric = o.MetricForBest == "auto" ? (task == "classification" ? "accuracy" : "loss") : o.MetricForBest;
         string Format(double v) => metric is "accuracy" or "f1" ? $"{100 * v:F1}%" : v.ToString("F4", CultureInfo.InvariantCulture);
         console.WriteLine();
-        console.MarkupLine($"[bold]{Markup.Escape(s.StopReason)}[/] after {s.Steps} steps in {s.TrainSeconds:F0} s; trainable {s.TrainableParameters:N0} of {s.AllParameters:N0} parameters ({100.0 * s.TrainableParameters / Math.Max(1, s.AllParameters):F2}%)");
+        string steps = s.Interrupted ? $"{s.Steps:N0} of {s.TotalSteps:N0} steps" : $"{s.Steps} steps";
+        console.MarkupLine($"[bold]{Markup.Escape(s.StopReason)}[/] after {steps} in {s.TrainSeconds:F0} s; trainable {s.TrainableParameters:N0} of {s.AllParameters:N0} parameters ({100.0 * s.TrainableParameters / Math.Max(1, s.AllParameters):F2}%)");
         if (s.After is { } after && after.TryGetValue(metric, out var value))
         {
             var parts = new List<string>();
@@ -47,10 +58,24 @@ public static class TrainProgress
             if (s.Before is { } before && before.TryGetValue(metric, out var bv)) parts.Add($"before training: {Format(bv)}");
             console.MarkupLine($"validation {metric}: [bold green]{Format(value)}[/]" + (parts.Count > 0 ? Markup.Escape($" ({string.Join("; ", parts)})") : ""));
         }
-        if (s.AdapterDir.Length > 0) console.MarkupLine($"adapter: [link]{Markup.Escape(s.AdapterDir)}[/]");
-        console.MarkupLine($"report:  {Markup.Escape(Path.Combine(s.OutputDir, RunReport.FileName))}");
+        // An interrupted run's adapter holds the best weights so far, not the run's result: it must not read as final.
+        // Its lines are written unwrapped (Spectre wraps at the terminal's width): paths and the command are to be pasted.
+        if (s.AdapterDir.Length > 0 && s.Interrupted)
+            Console.Out.WriteLine($"partial adapter (interrupted at step {s.Steps:N0} of {s.TotalSteps:N0}): {s.AdapterDir}");
+        else if (s.AdapterDir.Length > 0) console.MarkupLine($"adapter: [link]{Markup.Escape(s.AdapterDir)}[/]");
+        if (s.Interrupted)
+        {
+            if (s.Checkpoint is { } checkpoint)
+            {
+                Console.Out.WriteLine($"checkpoint: {checkpoint}");
+                if (resumeCommand != null) Console.Out.WriteLine($"to resume: {resumeCommand}");
+            }
+            else Console.Out.WriteLine("nothing was saved: the run stopped before its first step");
+        }
+        var report = Path.Combine(s.OutputDir, RunReport.FileName);
+        if (File.Exists(report)) console.MarkupLine($"report:  {Markup.Escape(report)}");
         // Written past the console's line wrapping, so the command stays one line to paste.
-        if (NextStep(task, o.Model, s.AdapterDir) is { } next) Console.WriteLine($"next:    {next}");
+        if (!s.Interrupted && NextStep(task, o.Model, s.AdapterDir) is { } next) Console.WriteLine($"next:    {next}");
     }
 
     /// <summary>The command that uses the adapter just written, with real paths, ready to paste.</summary>
@@ -108,6 +133,7 @@ public static class TrainProgress
 
         public void OnEvaluation(EvalRecord evaluation) => console.MarkupLine(Markup.Escape(EvalLine(evaluation)));
         public void OnMessage(string message) => console.MarkupLine(Markup.Escape(message));
-        public void Finish() { if (_task != null) _task.Value = _task.MaxValue; }
+        /// <summary>A finished run fills the bar; an interrupted one leaves it where the run stopped.</summary>
+        public void Finish(bool complete) { if (_task != null && complete) _task.Value = _task.MaxValue; }
     }
 }

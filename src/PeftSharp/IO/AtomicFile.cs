@@ -1,6 +1,10 @@
 namespace PeftSharp.IO;
 
-/// <summary>Writes a file under a temporary name and renames it into place, so a crash never leaves half a file.</summary>
+/// <summary>
+/// Writes a file under a temporary name and renames it into place, so a crash never leaves half a file. A failure
+/// (a full disk, a read-only folder) leaves the old file as it was, removes the temporary one and is reported as
+/// "cannot write PATH: CAUSE" (<see cref="FileSystemErrors"/>).
+/// </summary>
 public static class AtomicFile
 {
     public static void WriteAllText(string path, string text) => Write(path, stream =>
@@ -24,9 +28,14 @@ public static class AtomicFile
             }
             File.Move(temp, path, overwrite: true);
         }
+        catch (Exception e) when (FileSystemErrors.IsWriteFailure(e))
+        {
+            throw FileSystemErrors.Writing(Path.GetFullPath(path), e);
+        }
         finally
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            try { if (File.Exists(temp)) File.Delete(temp); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* best effort: the write's own error is the one to report */ }
         }
     }
 }

@@ -35,13 +35,27 @@ public static class AtomicFolder
     /// <summary>
     /// Calls <paramref name="fill"/> with an empty temporary folder next to <paramref name="target"/>, then puts it
     /// in place by the protocol above. An existing target is an error unless <paramref name="overwrite"/>. If
-    /// anything throws, the temporary folder is deleted and the target is left as it was.
+    /// anything throws, the temporary folder is deleted and the target is left as it was; a failure of the file system
+    /// (a full disk, a read-only mount) is reported as "cannot write TARGET: CAUSE", naming the folder asked for
+    /// rather than the temporary file that was being filled.
     /// </summary>
     public static void Write(string target, Action<string> fill, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(fill);
         var full = Normalize(target);
+        try
+        {
+            WriteProtocol(full, fill, overwrite);
+        }
+        catch (Exception e) when (FileSystemErrors.IsWriteFailure(e))
+        {
+            throw FileSystemErrors.Writing(full, e);
+        }
+    }
+
+    private static void WriteProtocol(string full, Action<string> fill, bool overwrite)
+    {
         var parent = Path.GetDirectoryName(full) ?? throw new PeftException($"{full}: cannot write a folder at the root");
         Directory.CreateDirectory(parent);
         Recover(full);

@@ -25,4 +25,10 @@ public sealed class OptionAttribute(string help) : Attribute
     public string? RangeNote { get; init; }
     /// <summary>A list option whose items must not be blank.</summary>
     public bool NoEmptyItems { get; init; }
+    /// <summary>
+    /// A value that may differ when a run is resumed (its length, how often it evaluates, logs and saves, where and how
+    /// it runs) because it does not change what the steps already taken computed. Every other option must be as the
+    /// run's checkpoint recorded it; the resume check and the README's list are derived from this flag.
+    /// </summary>
+    public bool MayChangeOnResume { get; init; }
 }

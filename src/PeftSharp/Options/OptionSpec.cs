@@ -43,6 +43,8 @@ public abstract class OptionSpec
     public IReadOnlyList<string> ShortFlags => Declaration.ShortFlags;
     /// <summary>Relative paths in a config file are relative to the file's folder.</summary>
     public bool IsPath => Declaration.IsPath;
+    /// <summary>Whether a resumed run may give another value (see <see cref="OptionAttribute.MayChangeOnResume"/>).</summary>
+    public bool MayChangeOnResume => Declaration.MayChangeOnResume;
     /// <summary>The method this option belongs to (its CLI name), or null for an option of every run.</summary>
     public virtual string? Method => null;
 

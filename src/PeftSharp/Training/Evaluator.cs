@@ -13,7 +13,12 @@ namespace PeftSharp.Training;
 /// </summary>
 public static class Evaluator
 {
-    public static Dictionary<string, double> Evaluate(PretrainedModel model, TaskKind kind, IEnumerable<Batch> batches, Device device)
+    /// <summary>
+    /// Metrics over every batch. A cancelled <paramref name="cancellation"/> is honoured between batches (Ctrl-C finishes
+    /// the batch under way, then throws <see cref="OperationCanceledException"/>: metrics of part of the data would mislead).
+    /// </summary>
+    public static Dictionary<string, double> Evaluate(PretrainedModel model, TaskKind kind, IEnumerable<Batch> batches, Device device,
+        CancellationToken cancellation = default)
     {
         bool wasTraining = model.training;
         model.eval();
@@ -26,6 +31,7 @@ public static class Evaluator
             using var _ = no_grad();
             foreach (var batch in batches)
             {
+                cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var tensors = batch.ToTensors(device);
                 var logits = model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate");

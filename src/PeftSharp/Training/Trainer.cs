@@ -22,17 +22,51 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
 
     public TrainingOptions Options => options;
 
-    /// <summary>Runs the whole training: setup, the step loop with evaluations and checkpoints, then the adapter written.</summary>
+    /// <summary>
+    /// Runs the whole training: setup, the resume checks, the step loop with evaluations and checkpoints, then the
+    /// adapter written. <see cref="ITrainerObserver.OnStart"/> comes once the options are accepted; before it, nothing
+    /// is written into the run folder. A cancelled <paramref name="cancellation"/> (Ctrl-C) stops after the step or
+    /// evaluation batch under way, writes a checkpoint and a partial adapter, and returns an interrupted summary.
+    /// </summary>
     public TrainingSummary Run(CancellationToken cancellation = default)
     {
         using var run = TrainingRun.Create(options, _observer.OnMessage);
-        var (state, before) = StartOrResume(run);
+        var resumed = CheckResume(run);
+        if (resumed is { } r && AlreadyFinished(run, r.State)) return NothingLeft(run, r.State, r.Checkpoint);
+        if (resumed is { } from) Restore(run, from.Checkpoint, from.State);
+        var state = (resumed?.State ?? new TrainerState { Seed = options.Seed }) with
+        {
+            OptionsFingerprint = run.Fingerprint, Options = run.RecordedOptions, TotalSteps = run.Total,
+        };
         _observer.OnStart(new TrainingPlan(run.Total, run.StepsPerEpoch, state.Step, run.Data.Train.Count, run.Data.Validation.Count,
             run.Report.Trainable, run.Report.All, run.Data.Labels?.ToString()));
         var loop = new Loop(state, secondsBefore: state.TrainSeconds);
-        StepLoop(run, loop, cancellation);
+        IReadOnlyDictionary<string, double>? before = null;
+        try
+        {
+            if (resumed == null)
+            {
+                before = run.Evaluate(cancellation);
+                _observer.OnEvaluation(new EvalRecord(0, 0, before, 0));
+            }
+            else if (state.PendingEvaluationEpoch is { } epoch)
+            {
+                // Ctrl-C cut this step's evaluation: run it now, as the uninterrupted run did, and record it in the checkpoint.
+                bool stop = EvaluateAndCheckPatience(run, loop, epoch, cancellation);
+                Save(run, loop, offSchedule: state.OffSchedule);
+                if (stop) return Finish(run, loop, before);
+            }
+            StepLoop(run, loop, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            loop.StopReason = Interrupted;
+        }
+        if (loop.StopReason == Interrupted && loop.State.Step > 0 && loop.SavedStep != loop.State.Step) Save(run, loop, offSchedule: !loop.SaveDue);
         return Finish(run, loop, before);
     }
+
+    private const string Interrupted = "interrupted";
 
     /// <summary>What the step loop produces: where it got to, what it logged, why it stopped.</summary>
     private sealed class Loop(TrainerState state, double secondsBefore)
@@ -44,31 +78,73 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         public readonly List<EvalRecord> Evaluations = [];
         public string StopReason = "finished";
         public bool Diverged;
+        /// <summary>The step of the checkpoint written last, so an interruption right after one does not write it twice.</summary>
+        public int SavedStep = -1;
+        /// <summary>Whether the schedule saves a checkpoint at the step last taken (an interruption's checkpoint there is on schedule).</summary>
+        public bool SaveDue;
 
         public double Elapsed => SecondsBefore + Clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>A fresh start measures the untrained model; a resume restores weights, optimizer, RNG and data position.</summary>
-    private (TrainerState State, IReadOnlyDictionary<string, double>? Before) StartOrResume(TrainingRun run)
+    /// <summary>
+    /// With <c>resume</c> and a checkpoint, the state to continue from, once its recorded options and the new length are
+    /// accepted (<see cref="ResumeRules"/>); null for a fresh start. Reads only: a refusal changes nothing.
+    /// </summary>
+    private (TrainerState State, string Checkpoint)? CheckResume(TrainingRun run)
     {
-        var state = new TrainerState { Seed = options.Seed, OptionsFingerprint = run.Fingerprint };
-        if (options.Resume && run.Checkpoints.Latest() is { } latest)
-        {
-            state = TrainerState.Read(Path.Combine(latest, Checkpoints.StateFile));
-            if (state.OptionsFingerprint != run.Fingerprint)
-                throw new PeftException($"{latest}: this checkpoint was made with different options (data, model, method or hyperparameters); resume with the same config");
-            Checkpoints.RestoreWeights(latest, run.Peft, run.Model);
-            Checkpoints.RestoreOptimizer(latest, run.Optimizer);
-            run.Loader.Seek(state.Position);
-            _observer.OnMessage($"resumed from {latest} (step {state.Step}, {state.Position})");
-            return (state, null);
-        }
-        var before = run.Evaluate();
-        _observer.OnEvaluation(new EvalRecord(0, 0, before, 0));
-        return (state, before);
+        if (!options.Resume || run.Checkpoints.Latest() is not { } latest) return null;
+        var state = TrainerState.Read(Path.Combine(latest, Checkpoints.StateFile));
+        if (state.Options is { } recorded) ResumeRules.CheckOptions(latest, recorded, run.Options); // resolved: an inferred task compares as the task it became
+        else if (state.OptionsFingerprint != run.Fingerprint)
+            throw new PeftException($"{latest}: this checkpoint was made with different options (data, model, method or hyperparameters); resume with the same config");
+        ResumeRules.CheckLength(options.Output, state.Step, run.Total, run.StepsPerEpoch, options);
+        return (state, latest);
     }
 
-    /// <summary>Optimizer steps until the total, early stopping, divergence or cancellation; evaluates and checkpoints as due.</summary>
+    /// <summary>Puts back weights, optimizer, RNG and data position.</summary>
+    private void Restore(TrainingRun run, string checkpoint, TrainerState state)
+    {
+        Checkpoints.RestoreWeights(checkpoint, run.Peft, run.Model);
+        Checkpoints.RestoreOptimizer(checkpoint, run.Optimizer);
+        run.Loader.Seek(state.Position);
+        _observer.OnMessage($"resumed from {checkpoint} (step {state.Step}, {state.Position})");
+    }
+
+    /// <summary>
+    /// Whether the run ended at this checkpoint (its final state, written after the adapter, is this step) and the
+    /// resume asks for no more steps than it then had: there is nothing left to do.
+    /// </summary>
+    private bool AlreadyFinished(TrainingRun run, TrainerState latest)
+    {
+        var path = Path.Combine(options.Output, Checkpoints.StateFile);
+        if (!File.Exists(path)) return false;
+        var final = TrainerState.Read(path);
+        return final.Step == latest.Step && (run.Total == latest.Step || run.Total == final.TotalSteps);
+    }
+
+    private TrainingSummary NothingLeft(TrainingRun run, TrainerState state, string checkpoint)
+    {
+        var adapter = Path.GetFullPath(Path.Combine(options.Output, "adapter"));
+        return new TrainingSummary
+        {
+            OutputDir = Path.GetFullPath(options.Output), AdapterDir = run.Peft != null && Directory.Exists(adapter) ? adapter : "",
+            Steps = state.Step, TotalSteps = run.Total, TrainSeconds = state.TrainSeconds, TrainableParameters = run.Report.Trainable,
+            AllParameters = run.Report.All, AlreadyFinished = true, Checkpoint = checkpoint, DataSplit = run.Data.SplitDescription,
+            StopReason = $"already finished at step {state.Step:N0}; nothing was trained and nothing changed (give more epochs or max_steps to train further)",
+        };
+    }
+
+    private void Save(TrainingRun run, Loop loop, bool offSchedule = false)
+    {
+        run.Checkpoints.Save(loop.State with { OffSchedule = offSchedule }, run.Peft, run.Model, run.Optimizer, loop.State.BestStep);
+        loop.SavedStep = loop.State.Step;
+    }
+
+    /// <summary>
+    /// Optimizer steps until the total, early stopping, divergence or cancellation; evaluates and checkpoints as due.
+    /// Cancellation is seen between steps, and inside an evaluation between batches (an OperationCanceledException,
+    /// with the state marking that evaluation as still to do).
+    /// </summary>
     private void StepLoop(TrainingRun run, Loop loop, CancellationToken cancellation)
     {
         var o = options;
@@ -76,7 +152,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         var parameters = run.Trainable.Select(p => p.Parameter).ToList();
         while (loop.State.Step < run.Total)
         {
-            if (cancellation.IsCancellationRequested) { loop.StopReason = "interrupted"; break; }
+            if (cancellation.IsCancellationRequested) { loop.StopReason = Interrupted; break; }
             int epochAtStart = run.Loader.Position.Epoch;
             var (loss, tokens, gradNorm, finite) = OptimizerStep(run, parameters, loop.State.Step);
             if (!finite)
@@ -102,11 +178,16 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             bool epochEnded = run.Loader.Position.Epoch != epochAtStart;
             bool evalDue = step == run.Total || (o.EvalEvery > 0 ? step % o.EvalEvery == 0 : epochEnded);
             bool saveDue = evalDue ? o.SaveEvery == 0 || step % o.SaveEvery == 0 || step == run.Total : o.SaveEvery > 0 && step % o.SaveEvery == 0;
-            bool stop = evalDue && EvaluateAndCheckPatience(run, loop, epochAtStart);
-            if (saveDue || stop) run.Checkpoints.Save(loop.State, run.Peft, run.Model, run.Optimizer, loop.State.BestStep);
+            loop.SaveDue = saveDue;
+            bool stop = false;
+            if (evalDue)
+            {
+                loop.State = loop.State with { PendingEvaluationEpoch = epochAtStart };
+                stop = EvaluateAndCheckPatience(run, loop, epochAtStart, cancellation);
+            }
+            if (saveDue || stop) Save(run, loop);
             if (stop) break;
         }
-        if (loop.StopReason == "interrupted" && loop.State.Step > 0) run.Checkpoints.Save(loop.State, run.Peft, run.Model, run.Optimizer, loop.State.BestStep);
     }
 
     /// <summary>One optimizer step over gradient_accumulation micro-batches, each in its own dispose scope; skipped when not finite.</summary>
@@ -139,10 +220,10 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     }
 
     /// <summary>Evaluates, tracks the best metric, and says whether early stopping's patience ran out.</summary>
-    private bool EvaluateAndCheckPatience(TrainingRun run, Loop loop, int epoch)
+    private bool EvaluateAndCheckPatience(TrainingRun run, Loop loop, int epoch, CancellationToken cancellation)
     {
         var o = options;
-        var metrics = run.Evaluate();
+        var metrics = run.Evaluate(cancellation);
         var eval = new EvalRecord(loop.State.Step, epoch, metrics, loop.Elapsed);
         loop.Evaluations.Add(eval);
         _observer.OnEvaluation(eval);
@@ -150,9 +231,9 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             throw new PeftException($"metric_for_best \"{run.Metric}\" is not computed for this task (have: {string.Join(", ", metrics.Keys)})");
         bool improved = loop.State.BestMetric is not { } best
             || (run.HigherIsBetter ? value > best + o.EarlyStoppingThreshold : value < best - o.EarlyStoppingThreshold);
-        loop.State = improved
+        loop.State = (improved
             ? loop.State with { BestMetric = value, BestStep = loop.State.Step, EvalsWithoutImprovement = 0 }
-            : loop.State with { EvalsWithoutImprovement = loop.State.EvalsWithoutImprovement + 1 };
+            : loop.State with { EvalsWithoutImprovement = loop.State.EvalsWithoutImprovement + 1 }) with { PendingEvaluationEpoch = null };
         run.Model.train();
         if (o.EarlyStoppingPatience > 0 && loop.State.EvalsWithoutImprovement >= o.EarlyStoppingPatience)
         {
@@ -164,23 +245,27 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
 
     /// <summary>
     /// Hands over the best weights on validation when a checkpoint of them exists (after a divergence the current
-    /// weights are not finite, so the newest good checkpoint stands in), writes the adapter, and sums up.
+    /// weights are not finite, so the newest good checkpoint stands in), writes the adapter, and sums up. A run that
+    /// ended writes its final state into the run folder (after the adapter), which tells a later resume it is done. An
+    /// interrupted run gets a partial adapter only if it trained at all, and no fresh evaluation: it should stop now.
     /// </summary>
     private TrainingSummary Finish(TrainingRun run, Loop loop, IReadOnlyDictionary<string, double>? before)
     {
         var o = options;
         var state = loop.State;
+        bool interrupted = loop.StopReason == Interrupted;
         var adapterDir = Path.Combine(o.Output, "adapter");
-        string? bestDir = state.BestStep is { } b && Directory.Exists(Path.Combine(run.Checkpoints.Root, $"step-{b}")) ? Path.Combine(run.Checkpoints.Root, $"step-{b}") : null;
+        string? bestDir = state.BestStep is { } b && Path.Combine(run.Checkpoints.Root, $"step-{b}") is var dir && IsScheduledCheckpoint(dir) ? dir : null;
         string? restoreFrom = loop.Diverged ? bestDir ?? run.Checkpoints.Latest() : state.BestStep != state.Step ? bestDir : null;
         // Peak memory is read when the summary is made, after the adapter is written, as the run's last word.
         TrainingSummary Summary() => new()
         {
-            OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TrainSeconds = state.TrainSeconds,
+            OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TotalSteps = run.Total, TrainSeconds = state.TrainSeconds,
             TrainableParameters = run.Report.Trainable, AllParameters = run.Report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
             StopReason = loop.StopReason, DataSplit = run.Data.SplitDescription, StepLog = loop.Steps, Evaluations = loop.Evaluations,
+            Interrupted = interrupted, Checkpoint = run.Checkpoints.Latest(),
         };
-        if (loop.Diverged && restoreFrom == null) return Summary();
+        if (loop.Diverged && restoreFrom == null || interrupted && state.Step == 0) return Summary();
 
         int weightsStep = state.Step;
         if (restoreFrom != null)
@@ -189,14 +274,26 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             weightsStep = TrainerState.Read(Path.Combine(restoreFrom, Checkpoints.StateFile)).Step;
         }
         if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, TaskInfo.For(run.Options, run.Data));
-        // "after" always describes the weights written: the evaluation made at their step, or a fresh one.
-        var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? run.Evaluate();
+        // "after" always describes the weights written: the evaluation made at their step, or a fresh one (not when interrupted).
+        var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? (interrupted ? null : run.Evaluate());
+        if (!interrupted && !loop.Diverged)
+        {
+            Directory.CreateDirectory(o.Output);
+            AtomicFile.WriteAllText(Path.Combine(o.Output, Checkpoints.StateFile), state.ToJson());
+        }
         return Summary() with
         {
             AdapterDir = run.Peft != null ? Path.GetFullPath(adapterDir) : "",
             BestCheckpoint = bestDir,
             After = after,
         };
+    }
+
+    /// <summary>A checkpoint the run's schedule wrote (not one only an interruption did), so it may stand for the best weights.</summary>
+    private static bool IsScheduledCheckpoint(string dir)
+    {
+        var path = Path.Combine(dir, Checkpoints.StateFile);
+        return File.Exists(path) && !TrainerState.Read(path).OffSchedule;
     }
 
     private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)

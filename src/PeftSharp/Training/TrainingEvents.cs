@@ -26,6 +26,17 @@ public sealed record TrainingSummary
     public string StopReason { get; init; } = "finished";
     /// <summary>The task trained, as given or inferred ("classification", "instruction", ...).</summary>
     public string Task { get; init; } = "";
+    /// <summary>The steps the run was set to take.</summary>
+    public int TotalSteps { get; init; }
+    /// <summary>
+    /// Stopped by a request (Ctrl-C) before its end: the adapter, if one was written, is partial (the best weights so
+    /// far), and <see cref="Checkpoint"/> is where a resume continues.
+    /// </summary>
+    public bool Interrupted { get; init; }
+    /// <summary>A resume of a run that had already ended: nothing was trained and nothing on disk changed.</summary>
+    public bool AlreadyFinished { get; init; }
+    /// <summary>The newest checkpoint when the run stopped, or null when there is none.</summary>
+    public string? Checkpoint { get; init; }
     /// <summary>How the data was split, as it happened ("split column: 2400 train, 600 validation").</summary>
     public string? DataSplit { get; init; }
     public IReadOnlyList<StepRecord> StepLog { get; init; } = [];

@@ -121,10 +121,10 @@ public sealed record TrainingOptions
     [Option("Warm-up steps; overrides warmup_ratio when positive", Min = 0)]
     public int WarmupSteps { get; init; }
 
-    [Option("Passes over the training data")]
+    [Option("Passes over the training data", MayChangeOnResume = true)]
     public int Epochs { get; init; } = 3;
 
-    [Option("Stop after this many optimizer steps; overrides epochs", Min = 1, RangeNote = "or null to train for epochs")]
+    [Option("Stop after this many optimizer steps; overrides epochs", Min = 1, RangeNote = "or null to train for epochs", MayChangeOnResume = true)]
     public int? MaxSteps { get; init; }
 
     [Option("Examples per micro-batch", Min = 1)]
@@ -137,10 +137,10 @@ public sealed record TrainingOptions
     public double MaxGradNorm { get; init; } = 1.0;
 
     // --- evaluation, checkpoints, stopping
-    [Option("Evaluate every N optimizer steps", Min = 0, RangeNote = "0 = at the end of each epoch")]
+    [Option("Evaluate every N optimizer steps", Min = 0, RangeNote = "0 = at the end of each epoch", MayChangeOnResume = true)]
     public int EvalEvery { get; init; }
 
-    [Option("Log the training loss every N steps", Min = 1)]
+    [Option("Log the training loss every N steps", Min = 1, MayChangeOnResume = true)]
     public int LogEvery { get; init; } = 10;
 
     [Option("Validation metric that picks the best checkpoint and drives early stopping (auto: accuracy or loss by task)",
@@ -153,41 +153,41 @@ public sealed record TrainingOptions
     [Option("Smallest change of metric_for_best that counts as an improvement", Min = 0)]
     public double EarlyStoppingThreshold { get; init; }
 
-    [Option("Checkpoint every N optimizer steps", Min = 0, RangeNote = "0 = at every evaluation")]
+    [Option("Checkpoint every N optimizer steps", Min = 0, RangeNote = "0 = at every evaluation", MayChangeOnResume = true)]
     public int SaveEvery { get; init; }
 
-    [Option("Checkpoints kept besides the best", Min = 0)]
+    [Option("Checkpoints kept besides the best", Min = 0, MayChangeOnResume = true)]
     public int KeepLast { get; init; } = 2;
 
     // --- run
     [Option("Seed for data order, initialisation and dropout")]
     public long Seed { get; init; } = 42;
 
-    [Option("Run folder for checkpoints, adapter, metrics.jsonl, loss.png, report.md (default: runs/<name>-<time>)", IsPath = true, ShortFlags = ["--out", "-o"])]
+    [Option("Run folder for checkpoints, adapter, metrics.jsonl, loss.png, report.md (default: runs/<name>-<time>)", IsPath = true, ShortFlags = ["--out", "-o"], MayChangeOnResume = true)]
     public string Output { get; init; } = "";
 
-    [Option("What adapter_config.json and the model card record as the base model (default: model as given); set its Hub id (org/name) before sharing the adapter")]
+    [Option("What adapter_config.json and the model card record as the base model (default: model as given); set its Hub id (org/name) before sharing the adapter", MayChangeOnResume = true)]
     public string? BaseModelNameOrPath { get; init; }
 
-    [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)")]
+    [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)", MayChangeOnResume = true)]
     public string Device { get; init; } = "cpu";
 
-    [Option("Continue from the newest checkpoint in the output folder")]
+    [Option("Continue from the newest checkpoint in the output folder", MayChangeOnResume = true)]
     public bool Resume { get; init; }
 
-    [Option("Recompute decoder layers in backward instead of keeping their activations: less memory, about 30% more time")]
+    [Option("Recompute decoder layers in backward instead of keeping their activations: less memory, about 30% more time", MayChangeOnResume = true)]
     public bool GradientCheckpointing { get; init; }
 
-    [Option("Return large freed tensors to the system at once (glibc): lower peak memory, somewhat slower steps")]
+    [Option("Return large freed tensors to the system at once (glibc): lower peak memory, somewhat slower steps", MayChangeOnResume = true)]
     public bool LowMemory { get; init; }
 
-    [Option("CPU threads for libtorch", Min = 0, RangeNote = "0 = all cores")]
+    [Option("CPU threads for libtorch", Min = 0, RangeNote = "0 = all cores", MayChangeOnResume = true)]
     public int Threads { get; init; }
 
-    [Option("Also train the frozen-model baseline and full fine-tuning, for the report")]
+    [Option("Also train the frozen-model baseline and full fine-tuning, for the report", MayChangeOnResume = true)]
     public bool Baselines { get; init; }
 
-    [Option("Also train only the head on the frozen model (classification): the baseline an adapter must beat")]
+    [Option("Also train only the head on the frozen model (classification): the baseline an adapter must beat", MayChangeOnResume = true)]
     public bool FrozenBaseline { get; init; }
 
     /// <summary>Values given for the chosen method's own options (by key; see the method's description for what exists).</summary>

@@ -37,6 +37,7 @@ internal sealed class TrainingRun : IDisposable
         Metric = options.MetricForBest == "auto" ? Evaluator.DefaultMetric(data.Task.Kind) : options.MetricForBest;
         HigherIsBetter = Evaluator.HigherIsBetter(Metric);
         Fingerprint = FingerprintOf(options);
+        RecordedOptions = ResumeRules.Record(options);
         Report = peft?.TrainableParameters() ?? new TrainableReport(trainable.Sum(p => p.Parameter.numel()), model.parameters().Sum(p => p.numel()));
     }
 
@@ -59,6 +60,8 @@ internal sealed class TrainingRun : IDisposable
     public string Metric { get; }
     public bool HigherIsBetter { get; }
     public string Fingerprint { get; }
+    /// <summary>The options as each checkpoint records them, for a resume to compare with (<see cref="ResumeRules"/>).</summary>
+    public IReadOnlyDictionary<string, string> RecordedOptions { get; }
     public TrainableReport Report { get; }
 
     /// <summary>Reads the data, builds the model and adapter, loaders, schedule and optimizer.</summary>
@@ -68,8 +71,8 @@ internal sealed class TrainingRun : IDisposable
         if (o.Threads > 0) set_num_threads(o.Threads);
         if (o.LowMemory && !Native.Allocator.ReturnLargeBlocksToSystem()) log("low_memory: not available on this system; ignored");
         var device = Devices.Parse(o.Device);
+        // The run folder is not created here: nothing is written into it before a resume's options are accepted.
         if (string.IsNullOrEmpty(o.Output)) throw new PeftException("no output folder: set output (--output)");
-        Directory.CreateDirectory(o.Output);
         manual_seed(o.Seed);
 
         var tokenizer = AutoTokenizer.FromFolder(o.Model);
@@ -100,7 +103,8 @@ internal sealed class TrainingRun : IDisposable
     }
 
     /// <summary>Validation metrics of the model as it is now.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate() => Evaluator.Evaluate(Model, Kind, Validation.Epoch(0), Device);
+    public IReadOnlyDictionary<string, double> Evaluate(CancellationToken cancellation = default) =>
+        Evaluator.Evaluate(Model, Kind, Validation.Epoch(0), Device, cancellation);
 
     private static Optimizer CreateOptimizer(TrainingOptions o, PretrainedModel model, PeftModel? peft, List<(string Name, Parameter Parameter)> trainable)
     {
@@ -115,7 +119,10 @@ internal sealed class TrainingRun : IDisposable
         };
     }
 
-    /// <summary>Options that change the result; resuming with other values would not continue the same run.</summary>
+    /// <summary>
+    /// Options that change the result; resuming with other values would not continue the same run. Checkpoints now
+    /// record the options themselves (<see cref="RecordedOptions"/>); this hash decides only for older ones.
+    /// </summary>
     private static string FingerprintOf(TrainingOptions o)
     {
         var relevant = o with

@@ -11,23 +11,45 @@ public static class TrainingSession
 {
     public const string FrozenBaselineName = "frozen model, trained head";
 
+    /// <summary>
+    /// Trains and reports. Nothing is written into the run folder until the trainer has accepted the options (a resume's
+    /// checked against its checkpoint); a run folder this call created is removed again when the run fails or is
+    /// interrupted before anything in it could be resumed. A resume of a finished run returns at once, changing nothing.
+    /// </summary>
     public static TrainingSummary Run(TrainingOptions options, ITrainerObserver? observer = null, CancellationToken cancellation = default)
     {
         options = TaskInference.Resolve(TrainConfigFile.Validate(options), m => observer?.OnMessage(m));
         if (string.IsNullOrEmpty(options.Output)) throw new PeftException("no output folder: set output (--output)");
-        if (!options.Resume && new Checkpoints(options.Output, options.KeepLast).List().Count > 0)
+        var checkpoints = new Checkpoints(options.Output, options.KeepLast);
+        if (!options.Resume && checkpoints.List().Count > 0)
             throw new PeftException($"{options.Output} already holds checkpoints of a run: add --resume to continue it, or choose another --output");
-        Directory.CreateDirectory(options.Output);
-        TrainConfigFile.WriteRunConfig(options.Output, options);
-        int resumedStep = options.Resume ? new Checkpoints(options.Output, options.KeepLast).List().LastOrDefault().Step : 0;
+        bool existed = Directory.Exists(options.Output);
+        int resumedStep = options.Resume ? checkpoints.List().LastOrDefault().Step : 0;
         string? mainMetric = options.MetricForBest == "auto" ? null : options.MetricForBest;
         var logPath = Path.Combine(options.Output, MetricsLog.FileName);
         var (steps, evaluations) = resumedStep > 0 && File.Exists(logPath) ? MetricsLog.Read(logPath) : ([], []);
         steps.RemoveAll(s => s.Step > resumedStep);
         evaluations.RemoveAll(e => e.Step > resumedStep);
         TrainingSummary summary;
-        using (var log = resumedStep > 0 ? MetricsLog.Resume(options.Output, resumedStep) : MetricsLog.Create(options.Output))
-            summary = new Trainer(options, new SessionObserver(log, steps, evaluations, options.Output, mainMetric, observer)).Run(cancellation);
+        using (var session = new SessionObserver(options, resumedStep, steps, evaluations, mainMetric, observer))
+        {
+            try
+            {
+                summary = new Trainer(options, session).Run(cancellation);
+            }
+            catch
+            {
+                session.Dispose();
+                if (!existed) RemoveIfNothingToResume(checkpoints, options.Output);
+                throw;
+            }
+        }
+        if (summary.AlreadyFinished) return summary;
+        if (summary.Interrupted && summary.Steps == 0)
+        {
+            if (!existed) RemoveIfNothingToResume(checkpoints, options.Output);
+            return summary;
+        }
 
         var baselines = new Dictionary<string, IReadOnlyDictionary<string, double>>();
         if ((options.Baselines || options.FrozenBaseline) && !cancellation.IsCancellationRequested)
@@ -49,32 +71,66 @@ public static class TrainingSession
         }
 
         LossPlot.Save(Path.Combine(options.Output, LossPlot.FileName), steps, evaluations, mainMetric);
-        summary = summary with { Baselines = baselines, StepLog = steps, Evaluations = evaluations, Task = options.Task };
+        // A resumed run's "before training" is the evaluation its first part logged at step 0.
+        summary = summary with
+        {
+            Baselines = baselines, StepLog = steps, Evaluations = evaluations, Task = options.Task,
+            Before = summary.Before ?? evaluations.FirstOrDefault(e => e.Step == 0)?.Metrics,
+        };
         RunReport.Write(summary, options);
         return summary;
     }
 
-    /// <summary>Logs every record, keeps the run's history (including what came before a resume) and redraws the plot at each evaluation.</summary>
-    private sealed class SessionObserver(MetricsLog log, List<StepRecord> steps, List<EvalRecord> evaluations, string runDir, string? mainMetric,
-        ITrainerObserver? inner) : ITrainerObserver
+    /// <summary>A run folder this session made, removed when it holds nothing to resume (best effort: the run's own error matters more).</summary>
+    private static void RemoveIfNothingToResume(Checkpoints checkpoints, string runDir)
     {
-        public void OnStart(TrainingPlan plan) => inner?.OnStart(plan);
+        try
+        {
+            if (Directory.Exists(runDir) && checkpoints.List().Count == 0) Directory.Delete(runDir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// Logs every record, keeps the run's history (including what came before a resume) and redraws the plot at each
+    /// evaluation. The run folder is first written at <see cref="OnStart"/>, once the trainer has accepted the options:
+    /// config.yaml, then metrics.jsonl (truncated to the checkpoint's step on a resume).
+    /// </summary>
+    private sealed class SessionObserver(TrainingOptions options, int resumedStep, List<StepRecord> steps, List<EvalRecord> evaluations,
+        string? mainMetric, ITrainerObserver? inner) : ITrainerObserver, IDisposable
+    {
+        private MetricsLog? _log;
+
+        private MetricsLog Log => _log ?? throw new InvalidOperationException("the trainer reported a record before OnStart");
+
+        public void OnStart(TrainingPlan plan)
+        {
+            TrainConfigFile.WriteRunConfig(options.Output, options);
+            _log = resumedStep > 0 ? MetricsLog.Resume(options.Output, resumedStep) : MetricsLog.Create(options.Output);
+            inner?.OnStart(plan);
+        }
 
         public void OnStep(StepRecord step)
         {
-            log.Append(step);
+            Log.Append(step);
             steps.Add(step);
             inner?.OnStep(step);
         }
 
         public void OnEvaluation(EvalRecord evaluation)
         {
-            log.Append(evaluation);
+            Log.Append(evaluation);
             evaluations.Add(evaluation);
-            LossPlot.Save(Path.Combine(runDir, LossPlot.FileName), steps, evaluations, mainMetric);
+            LossPlot.Save(Path.Combine(options.Output, LossPlot.FileName), steps, evaluations, mainMetric);
             inner?.OnEvaluation(evaluation);
         }
 
         public void OnMessage(string message) => inner?.OnMessage(message);
+
+        public void Dispose()
+        {
+            _log?.Dispose();
+            _log = null;
+        }
     }
 }

@@ -7,7 +7,8 @@ namespace PeftSharp.IO.Safetensors;
 /// Writes safetensors files that Python reads and that are byte-identical to what Python's
 /// safetensors.torch.save_file writes for the same tensors and metadata (see <see cref="HeaderJson"/> for the
 /// one exception, metadata with several keys). Files are written to a temporary file next to the target and
-/// renamed into place, so a crash or an error never leaves a half-written file under the final name.
+/// renamed into place, so a crash or an error never leaves a half-written file under the final name, and a failed write
+/// removes its temporary file.
 /// </summary>
 public static class SafetensorsWriter
 {
@@ -37,10 +38,12 @@ public static class SafetensorsWriter
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(temp); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* best effort; the target is untouched either way */ }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException) { /* best effort; the target is untouched either way */ }
+            // A full disk or read-only folder names the file asked for, not the temporary one .NET saw fail.
+            if (FileSystemErrors.IsWriteFailure(e)) throw FileSystemErrors.Writing(full, e);
             throw;
         }
     }

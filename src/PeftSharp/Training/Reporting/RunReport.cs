@@ -45,7 +45,8 @@ public static class RunReport
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
             ["run folder", Code(summary.OutputDir)],
-            ["adapter", Code(Relative(summary.AdapterDir, summary.OutputDir))],
+            ["adapter", Code(Relative(summary.AdapterDir, summary.OutputDir)) + (summary.Interrupted && summary.AdapterDir.Length > 0
+                ? $" (partial: interrupted at step {Count(summary.Steps)} of {Count(summary.TotalSteps)}; `--resume` continues the run)" : "")],
         ]);
 
         md.Append("## Options\n\n");
