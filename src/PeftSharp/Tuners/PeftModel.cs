@@ -205,6 +205,9 @@ public sealed partial class PeftModel
             var r = _replacements[i];
             nn.Module? with = keepTrainedCopies && r.Module is ModulesToSaveWrapper w && w.AdapterNames.Contains(ActiveAdapter) ? w.Copy(ActiveAdapter) : null;
             r.Restore(with);
+            // A trained copy now stands where a randomly initialised head was: that head is no longer untrained.
+            if (with is not null && Model is PretrainedModel fresh)
+                fresh.FreshParameters = fresh.FreshParameters.Where(n => !n.StartsWith(r.Name + ".", StringComparison.Ordinal)).ToList();
         }
         _replacements.Clear();
         RemoveAllModelAdapters();

@@ -136,6 +136,9 @@ public class MissingTaskHeadTests
             var actual = loaded.Forward(new ModelInputs { InputIds = TinyModels.Ids(Ids) }).Logits!;
             Assert.True(actual.allclose(expected, rtol: 0, atol: 1e-6), $"max difference {actual.sub(expected).abs().max().item<float>()}");
         }
+        // Merged, the adapter's trained head stands in the model: it is no longer a randomly initialised one.
+        loaded.MergeAndUnload();
+        Assert.Empty(model.FreshParameters);
     }
 
     [Fact]
