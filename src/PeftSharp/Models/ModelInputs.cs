@@ -31,6 +31,12 @@ public sealed record ModelInputs
     public KVCache? Cache { get; init; }
     /// <summary>Per-layer keys and values prepended to self-attention, not stored in the cache (prefix tuning).</summary>
     public KeyValuePrefix? Prefix { get; init; }
+    /// <summary>
+    /// Optional targets: with them the forward pass also returns <see cref="ModelOutput.Loss"/>, as transformers'
+    /// <c>labels=</c> does. [batch] class ids for a classifier; [batch, seq] token ids for a language model, aligned with
+    /// the input (a causal model shifts them itself), -100 where no loss is taken.
+    /// </summary>
+    public Tensor? Labels { get; init; }
 
     public Tensor RequireInputIds(string model) => InputIds ?? throw new PeftException($"{model}: input_ids are required");
 

@@ -16,10 +16,20 @@ public sealed class ModelOutput
     public Tensor? LastHiddenState { get; init; }
     public Tensor? EncoderLastHiddenState { get; init; }
     public Tensor? DecoderLastHiddenState { get; init; }
+    /// <summary>The mean loss against <see cref="ModelInputs.Labels"/> (float32 scalar), when labels were given (<see cref="LabelLoss"/>).</summary>
+    public Tensor? Loss { get; init; }
+
+    /// <summary>This output with its loss; a copy, because outputs are immutable once returned.</summary>
+    public ModelOutput WithLoss(Tensor loss) => new()
+    {
+        Logits = Logits, PoolerOutput = PoolerOutput, LastHiddenState = LastHiddenState,
+        EncoderLastHiddenState = EncoderLastHiddenState, DecoderLastHiddenState = DecoderLastHiddenState, Loss = loss,
+    };
 
     /// <summary>The outputs by their transformers names, for writing to safetensors.</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> Named()
     {
+        if (Loss is not null) yield return new("loss", Loss);
         if (Logits is not null) yield return new("logits", Logits);
         if (PoolerOutput is not null) yield return new("pooler_output", PoolerOutput);
         if (LastHiddenState is not null) yield return new("last_hidden_state", LastHiddenState);

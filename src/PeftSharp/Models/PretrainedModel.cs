@@ -73,7 +73,14 @@ public abstract class PretrainedModel : nn.Module<ModelInputs, ModelOutput>
         set => _hooks = value.ToArray();
     }
 
-    public sealed override ModelOutput forward(ModelInputs inputs) => Forward(Prepare(inputs));
+    /// <summary>The forward pass; with <see cref="ModelInputs.Labels"/> the output carries the loss (<see cref="LabelLoss"/>).</summary>
+    public sealed override ModelOutput forward(ModelInputs inputs)
+    {
+        var output = Forward(Prepare(inputs));
+        if (inputs.Labels is not { } labels) return output;
+        var logits = output.Logits ?? throw new PeftException($"{ArchitectureName} has no head, so labels cannot be scored; use a model with a task head");
+        return output.WithLoss(LabelLoss.For(this, logits, labels));
+    }
 
     /// <summary>The architecture's forward pass on inputs the hooks have already seen.</summary>
     protected abstract ModelOutput Forward(PreparedInputs inputs);

@@ -10,6 +10,10 @@ public static class AutoTokenizer
     /// <summary>The SentencePiece file names transformers uses (Llama/Mistral, T5).</summary>
     private static readonly string[] SentencePieceFiles = ["tokenizer.model", "spiece.model"];
 
+    /// <summary>The tokenizer of a model folder, named as <c>AutoModel.FromPretrained</c> and transformers' <c>AutoTokenizer.from_pretrained</c>.</summary>
+    public static ITextTokenizer FromPretrained(string modelDir) => FromFolder(modelDir);
+
+    /// <summary>The older name of <see cref="FromPretrained"/>, kept so existing code keeps compiling.</summary>
     public static ITextTokenizer FromFolder(string modelDir)
     {
         ArgumentNullException.ThrowIfNull(modelDir);

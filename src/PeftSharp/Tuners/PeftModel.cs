@@ -216,7 +216,10 @@ public sealed partial class PeftModel
         return Model;
     }
 
-    /// <summary>A forward pass of one of our models where each batch row names its adapter ("__base__" for none).</summary>
+    /// <summary>
+    /// A forward pass of one of our models; with <see cref="ModelInputs.Labels"/> the output has the loss
+    /// (<see cref="ModelOutput.Loss"/>). Optionally each batch row names its adapter ("__base__" for none).
+    /// </summary>
     public ModelOutput Forward(ModelInputs inputs, IReadOnlyList<string>? rowAdapters = null)
     {
         if (Model is not PretrainedModel model) throw new PeftException("Forward needs a PeftSharp model; call the module's own forward otherwise");
