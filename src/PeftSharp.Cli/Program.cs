@@ -6,7 +6,11 @@ namespace PeftSharp.Cli;
 /// <summary>Entry point of the <c>peft</c> tool: one file per command under Commands/.</summary>
 public static class Program
 {
-    public static int Main(string[] args) => Run(args);
+    public static int Main(string[] args)
+    {
+        Terminal.ProcessStdout = Console.Out;
+        return Run(args);
+    }
 
     /// <summary>
     /// Parses and runs a command line; one the parser cannot read is one line on stderr and exit 2 (see
