@@ -83,18 +83,7 @@ public static class TrainProgress
     }
 
     /// <summary>The command that uses the adapter just written, with real paths, ready to paste.</summary>
-    public static string? NextStep(string task, string modelDir, string adapterDir)
-    {
-        if (adapterDir.Length == 0) return null;
-        var model = Shell.Quote(Path.GetFullPath(modelDir));
-        var adapter = Shell.Quote(adapterDir);
-        return task switch
-        {
-            "classification" => $"peft predict --model {model} --adapter {adapter} --text \"Your text here\"",
-            "instruction" or "causal-lm" or "seq2seq" => $"peft generate --model {model} --adapter {adapter} --prompt \"Your prompt here\"",
-            _ => null,
-        };
-    }
+    public static string? NextStep(string task, string modelDir, string adapterDir) => NextSteps.Use(task, modelDir, adapterDir);
 
     /// <summary>A step's fields in the order shown, each with how readily it is dropped when the line is too narrow (0: never).</summary>
     public static IReadOnlyList<(string Text, int Priority)> StepFields(StepRecord s, int total) =>
