@@ -61,6 +61,7 @@ public class TrainProgressTests
     public void Lines_off_a_terminal_are_one_unwrapped_line_per_event()
     {
         using var run = new TinyTrainingRun(examples: 32);
+        File.AppendAllLines(run.DataFile, ["{\"text\": \"a record without its label\"}"]);
         // A run folder path far longer than 80 columns: Spectre would wrap the lines that name it.
         var output = Path.Combine(run.Root, new string('r', 60), new string('u', 60), "run");
         var (exit, stdout, err) = CliRunner.Run("train", "--model", run.ModelDir, "--data", run.DataFile, "--output", output,
@@ -73,5 +74,12 @@ public class TrainProgressTests
         Assert.Contains($"report:  {Path.Combine(Path.GetFullPath(output), "report.md")}", lines);
         Assert.Contains(lines, l => l.StartsWith("adapter: ", StringComparison.Ordinal) && l.EndsWith(Path.Combine(Path.GetFullPath(output), "adapter"), StringComparison.Ordinal));
         Assert.Matches(new Regex(@"^finished after 4 steps in [\d,]+ s; trainable [\d,]+ of [\d,]+ parameters", RegexOptions.Multiline), stdout);
+
+        // The report of a real run (issue 11, point 8): which weights the adapter holds, the skipped record, what to run next.
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Matches($@"\| adapter \| `{Regex.Escape(Path.Combine(Path.GetFullPath(output), "adapter"))}` \((the best checkpoint on validation: step \d|the last step, 4)", report);
+        Assert.Contains($"- `{run.DataFile}:33`:", report);
+        Assert.Contains("## Next steps", report);
+        Assert.Contains($"peft predict --model {Path.GetFullPath(run.ModelDir)} --adapter {Path.Combine(Path.GetFullPath(output), "adapter")}", report);
     }
 }

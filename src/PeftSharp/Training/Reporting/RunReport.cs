@@ -49,16 +49,16 @@ public static class RunReport
         ]);
 
         md.Append("## Options\n\n");
-        var steps = o.MaxSteps is { } max ? $"max {Count(max)} steps" : $"{o.Epochs} epochs";
-        var warmup = o.WarmupSteps > 0 ? $"{o.WarmupSteps} warm-up steps" : $"warm-up {Num(o.WarmupRatio * 100)}%";
+        var steps = o.MaxSteps is { } max ? $"max {Count(max)} steps" : $"{Count(o.Epochs)} epochs";
+        var warmup = o.WarmupSteps > 0 ? $"{Count(o.WarmupSteps)} warm-up steps" : $"warm-up {Num(o.WarmupRatio * 100)}%";
         Table(md, ["option", "value"],
         [
             ["optimizer", Escape($"{o.Optimizer}, learning rate {NumberText.Value(o.LearningRate)}, weight decay {Num(o.WeightDecay)}"
                 + (o.LoraPlusRatio is { } ratio ? $", LoRA+ ratio {Num(ratio)}" : ""))],
             ["schedule", Escape($"{o.Scheduler}, {warmup}")],
             ["length", Escape(steps)],
-            ["batch", Escape($"{o.BatchSize} × {o.GradientAccumulation} accumulation = {o.BatchSize * o.GradientAccumulation} per step")],
-            ["max_length", o.Task == "causal-lm" ? $"{o.BlockSize} (block size)" : o.MaxLength.ToString(CultureInfo.InvariantCulture)],
+            ["batch", Escape($"{Count(o.BatchSize)} × {Count(o.GradientAccumulation)} accumulation = {Count((long)o.BatchSize * o.GradientAccumulation)} per step")],
+            ["max_length", o.Task == "causal-lm" ? $"{Count(o.BlockSize)} (block size)" : Count(o.MaxLength)],
             ["max_grad_norm", o.MaxGradNorm > 0 ? Num(o.MaxGradNorm) : "off"],
             ["metric_for_best", Escape(o.MetricForBest) + (o.EarlyStoppingPatience > 0 ? $" (early stopping after {o.EarlyStoppingPatience} evaluations)" : "")],
             ["seed", o.Seed.ToString(CultureInfo.InvariantCulture)],
