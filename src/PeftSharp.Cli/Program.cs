@@ -6,7 +6,22 @@ namespace PeftSharp.Cli;
 /// <summary>Entry point of the <c>peft</c> tool: one file per command under Commands/.</summary>
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    public static int Main(string[] args)
+    {
+        Terminal.ProcessStdout = Console.Out;
+        return Run(args);
+    }
+
+    /// <summary>
+    /// Parses and runs a command line; one the parser cannot read is one line on stderr and exit 2 (see
+    /// <see cref="ParseErrors"/>). With no arguments at all, the parser's own answer: the tool's help.
+    /// </summary>
+    public static int Run(string[] args)
+    {
+        var result = BuildRoot().Parse(args);
+        if (args.Length > 0 && ParseErrors.Failed(result)) return ParseErrors.Report(result, Console.Error);
+        return result.Invoke();
+    }
 
     /// <summary>The command tree; tests call it to run commands in-process.</summary>
     public static RootCommand BuildRoot()
@@ -23,6 +38,7 @@ public static class Program
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
+        HelpText.Apply(root);
         return root;
     }
 }

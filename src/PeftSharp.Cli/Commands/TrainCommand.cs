@@ -27,6 +27,7 @@ public static class TrainCommand
             flags.Add((spec.Flag, option));
             cmd.Options.Add(option);
         }
+        HelpText.SetExamples(cmd, Examples);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             var given = new Dictionary<string, string>();
@@ -40,6 +41,17 @@ public static class TrainCommand
         }));
         return cmd;
     }
+
+    /// <summary>The three journeys `peft train --help` ends with: the task is inferred from the data in each.</summary>
+    public static readonly IReadOnlyList<(string What, string Command)> Examples =
+    [
+        ("classify texts (a CSV or JSON lines file with text and label)",
+            "peft train --model models/all-MiniLM-L6-v2 --data reviews.csv --epochs 3 --output runs/reviews"),
+        ("instruction tuning (JSON lines with prompt and completion, or chat messages)",
+            "peft train --model models/gpt2 --data instructions.jsonl --max-steps 500 --output runs/instruct"),
+        ("continue a finished adapter on new data",
+            "peft train --model models/all-MiniLM-L6-v2 --from-adapter runs/reviews/adapter --data more-reviews.csv --output runs/reviews-2"),
+    ];
 
     private static int Run(string? configPath, Dictionary<string, string> flags)
     {

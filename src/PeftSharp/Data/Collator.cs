@@ -13,9 +13,9 @@ public sealed class Collator
     {
         PadTokenId = padTokenId;
         Options = options ?? new CollatorOptions();
-        if (Options.MaxLength is { } max && max <= 0) throw new PeftException($"The collator's MaxLength must be positive, not {max}.");
+        if (Options.MaxLength is { } max && max <= 0) throw new PeftException($"max_length must be positive, not {max}");
         if (Options.PadToMultipleOf is { } multiple && multiple <= 0)
-            throw new PeftException($"PadToMultipleOf must be positive, not {multiple}.");
+            throw new PeftException($"pad_to_multiple_of must be positive, not {multiple}");
     }
 
     /// <summary>A collator padding with the tokenizer's pad token, or its EOS for models without one (GPT-2, Llama).</summary>

@@ -28,7 +28,7 @@ public sealed class DataIssueLog
     {
         var issue = new DataIssue(source, line, reason);
         if (Policy == MalformedRecordPolicy.Fail)
-            throw new PeftException($"{issue} (set the malformed-record policy to Skip to skip such records)");
+            throw new PeftException($"{issue} (skip_malformed: true, --skip-malformed, skips such records)");
         _issues.Add(issue);
         _onIssue?.Invoke(issue);
     }
@@ -40,7 +40,7 @@ public sealed class DataIssueLog
     {
         if (_issues.Count == 0) return "no malformed records";
         var first = string.Join("; ", _issues.Take(show));
-        string more = _issues.Count > show ? $"; and {_issues.Count - show} more" : "";
-        return $"{_issues.Count} malformed record{(_issues.Count == 1 ? "" : "s")} skipped: {first}{more}";
+        string more = _issues.Count > show ? $"; and {NumberText.Count(_issues.Count - show)} more" : "";
+        return $"{NumberText.Count(_issues.Count)} malformed record{(_issues.Count == 1 ? "" : "s")} skipped: {first}{more}";
     }
 }

@@ -48,8 +48,8 @@ public sealed class InstructionTask : ITrainingTask
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(issues);
         if (AddEos && _tokenizer.EosTokenId is null)
-            throw new PeftException("The tokenizer has no EOS token to end answers with; set AddEos = false or use a tokenizer with one.");
-        if (MaxLength is { } m && m < 2) throw new PeftException($"MaxLength {m} is too short for a prompt and an answer.");
+            throw new PeftException("the tokenizer has no EOS token to end answers with (tokenizer_config.json names no eos_token); use a model whose tokenizer has one");
+        if (MaxLength is { } m && m < 2) throw new PeftException($"max_length {m} is too short for a prompt and an answer");
         var examples = new List<TokenizedExample>();
         foreach (var record in records)
         {

@@ -3,19 +3,25 @@ using System.Text.Json.Nodes;
 
 namespace PeftSharp.Data;
 
-/// <summary>Reads one JSON object per line; a line that is not one is reported with its number.</summary>
+/// <summary>Reads one JSON object per line; a line that is not one (or not UTF-8) is reported with its number.</summary>
 internal static class JsonLinesReader
 {
     private static readonly JsonDocumentOptions Options = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     public static IEnumerable<DataRecord> Read(string path, DataIssueLog issues)
     {
-        using var reader = new StreamReader(path, detectEncodingFromByteOrderMarks: true);
+        using var reader = new Utf8DataReader(path);
         long line = 0;
         bool first = true;
         for (string? text = reader.ReadLine(); text is not null; text = reader.ReadLine())
         {
             line++;
+            if (reader.TakeInvalid(line) is { } bad)
+            {
+                first = false;
+                issues.Report(path, line, Utf8DataReader.Describe(bad.Offset));
+                continue;
+            }
             if (string.IsNullOrWhiteSpace(text)) continue;
             if (first)
             {
@@ -44,6 +50,7 @@ internal static class JsonLinesReader
             foreach (var (key, value) in obj) fields[key] = value;
             yield return new DataRecord(fields, path, line);
         }
+        if (first) throw new PeftException($"{path}: the data file is empty (JSON lines: one object per line)");
     }
 
     internal static string Describe(JsonNode? node) => node switch

@@ -78,7 +78,7 @@ public static class AutoModel
     public static JsonConfig LoadConfig(string modelDir)
     {
         if (File.Exists(modelDir)) throw new PeftException($"{modelDir}: expected a model folder, got a file");
-        if (!Directory.Exists(modelDir)) throw new PeftException($"{modelDir}: folder not found");
+        if (!Directory.Exists(modelDir)) throw new PeftException($"{modelDir}: the model folder does not exist");
         var path = Path.Combine(modelDir, "config.json");
         if (!File.Exists(path)) throw new PeftException($"{modelDir}: not a Hugging Face model folder (no config.json)");
         return JsonConfig.Load(path);

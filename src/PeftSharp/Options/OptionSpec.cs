@@ -78,11 +78,22 @@ public abstract class OptionSpec
             var parts = new List<string> { Help };
             if (Choices is { } c) parts.Add("one of " + string.Join(", ", c));
             if (RangeText() is { } r) parts.Add(r);
-            // Unset-by-default options say what unset means in their help; false switches need no default either.
-            if (Default is not (null or "" or false)) parts.Add("default " + Show(Default));
+            // Every option says its default; an unset one whose help already says what unset means ("default: the
+            // method's") is not told twice.
+            if (!Help.Contains("default", StringComparison.Ordinal)) parts.Add("default " + ShowDefault(Default));
             return string.Join("; ", parts);
         }
     }
+
+    /// <summary>A default as help shows it: switches on/off, unset as none, small numbers as 2e-4.</summary>
+    private static string ShowDefault(object? value) => value switch
+    {
+        null or "" => "none",
+        bool b => b ? "on" : "off",
+        double d => NumberText.Value(d),
+        IReadOnlyList<string> { Count: 0 } => "none",
+        _ => Show(value),
+    };
 
     /// <summary>A value as config.yaml and help texts show it.</summary>
     public static string Show(object? value) => value switch

@@ -17,7 +17,7 @@ public static class AutoTokenizer
     public static ITextTokenizer FromFolder(string modelDir)
     {
         ArgumentNullException.ThrowIfNull(modelDir);
-        if (!Directory.Exists(modelDir)) throw new PeftException($"{modelDir}: the tokenizer folder does not exist.");
+        if (!Directory.Exists(modelDir)) throw new PeftException($"{modelDir}: the model folder does not exist");
         var config = TokenizerConfig.Load(modelDir);
 
         var loaders = new List<(string File, Func<ITextTokenizer> Load)>();

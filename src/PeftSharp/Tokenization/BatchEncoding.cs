@@ -31,7 +31,7 @@ public sealed class BatchEncoding
         options ??= new BatchEncodingOptions();
         int special = options.AddSpecialTokens ? tokenizer.AddSpecialTokens([]).Count : 0;
         if (options.MaxLength is { } max && max < special)
-            throw new PeftException($"MaxLength {max} leaves no room for the {special} special tokens this tokenizer adds.");
+            throw new PeftException($"max_length {max} leaves no room for the {special} special tokens this tokenizer adds");
 
         var sequences = new List<IReadOnlyList<int>>();
         foreach (var text in texts)
@@ -63,14 +63,14 @@ public sealed class BatchEncoding
     {
         int target = sequences.Count == 0 ? 0 : sequences.Max(s => s.Count);
         if (options.PadToMaxLength)
-            target = options.MaxLength ?? throw new PeftException("PadToMaxLength needs MaxLength to be set.");
+            target = options.MaxLength ?? throw new PeftException("padding to max_length needs max_length to be set");
         if (options.PadToMultipleOf is { } multiple)
         {
-            if (multiple <= 0) throw new PeftException($"PadToMultipleOf must be positive, not {multiple}.");
+            if (multiple <= 0) throw new PeftException($"pad_to_multiple_of must be positive, not {multiple}");
             target = (target + multiple - 1) / multiple * multiple;
         }
         if (sequences.Any(s => s.Count < target) && padId is null)
-            throw new PeftException("The texts need padding but the tokenizer has no pad token; set BatchEncodingOptions.PadTokenId (for GPT-2 or Llama, usually the EOS id).");
+            throw new PeftException("the texts need padding but the tokenizer has no pad token (tokenizer_config.json pad_token; for GPT-2 or Llama, usually the EOS token)");
 
         var rows = new List<SequenceEncoding>(sequences.Count);
         foreach (var ids in sequences)

@@ -263,7 +263,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             OutputDir = Path.GetFullPath(o.Output), AdapterDir = "", Steps = state.Step, TotalSteps = run.Total, TrainSeconds = state.TrainSeconds,
             TrainableParameters = run.Report.Trainable, AllParameters = run.Report.All, PeakRssGiB = Reporting.PeakMemory.PeakGiB(), Before = before,
             StopReason = loop.StopReason, DataSplit = run.Data.SplitDescription, StepLog = loop.Steps, Evaluations = loop.Evaluations,
-            Interrupted = interrupted, Checkpoint = run.Checkpoints.Latest(),
+            Interrupted = interrupted, Checkpoint = run.Checkpoints.Latest(), Skipped = run.Data.Issues.Issues,
         };
         if (loop.Diverged && restoreFrom == null || interrupted && state.Step == 0) return Summary();
 
@@ -284,6 +284,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         return Summary() with
         {
             AdapterDir = run.Peft != null ? Path.GetFullPath(adapterDir) : "",
+            AdapterStep = weightsStep, AdapterIsBest = state.BestStep == weightsStep,
             BestCheckpoint = bestDir,
             After = after,
         };

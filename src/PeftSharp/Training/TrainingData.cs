@@ -79,10 +79,16 @@ public sealed class TrainingData
             },
             _ => throw new PeftException($"task \"{o.Task}\" is not one of classification, causal-lm, instruction, seq2seq"),
         };
+        // The sizes said are of the records kept: tokenizing skips some (too long, a missing field) after the split.
+        int skipped = issues.SkippedCount;
         var train = task.Tokenize(split.Train, issues);
+        int trainKept = Math.Max(0, split.Train.Count - (issues.SkippedCount - skipped));
+        skipped = issues.SkippedCount;
         var validation = task.Tokenize(split.Validation, issues);
+        int validationKept = Math.Max(0, split.Validation.Count - (issues.SkippedCount - skipped));
         if (issues.SkippedCount > 0) log?.Invoke(issues.Summary());
-        var description = $"{how}: {split}";
+        var description = $"{how}: {NumberText.Count(trainKept)} train, {NumberText.Count(validationKept)} validation"
+            + (split.Other.Count > 0 ? $", {NumberText.Count(split.Other.Count)} in other splits" : "");
         log?.Invoke($"data: {description}");
         return new TrainingData(task, train, validation, labels, issues, description, format);
     }

@@ -13,6 +13,11 @@ public sealed record TrainingSummary
     public required string OutputDir { get; init; }
     public required string AdapterDir { get; init; }
     public string? BestCheckpoint { get; init; }
+    /// <summary>The step whose weights the adapter holds, and whether they are the best on validation (else the last).</summary>
+    public int? AdapterStep { get; init; }
+    public bool AdapterIsBest { get; init; }
+    /// <summary>The malformed records skipped while reading and tokenizing the data, with file and line.</summary>
+    public IReadOnlyList<PeftSharp.Data.DataIssue> Skipped { get; init; } = [];
     public required int Steps { get; init; }
     public required double TrainSeconds { get; init; }
     public required long TrainableParameters { get; init; }

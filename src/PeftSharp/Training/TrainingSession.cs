@@ -70,7 +70,12 @@ public static class TrainingSession
             }
         }
 
-        LossPlot.Save(Path.Combine(options.Output, LossPlot.FileName), steps, evaluations, mainMetric);
+        // The final plot has the scores to beat: the frozen baseline, and before training (the step-0 evaluation).
+        var references = new List<(string, IReadOnlyDictionary<string, double>)>();
+        if ((summary.Before ?? evaluations.FirstOrDefault(e => e.Step == 0)?.Metrics) is { } beforeMetrics)
+            references.Add((options.FromAdapter != null ? "starting adapter" : "before training", beforeMetrics));
+        if (baselines.TryGetValue(FrozenBaselineName, out var frozen)) references.Add((FrozenBaselineName, frozen));
+        LossPlot.Save(Path.Combine(options.Output, LossPlot.FileName), steps, evaluations, mainMetric, references: references);
         // A resumed run's "before training" is the evaluation its first part logged at step 0.
         summary = summary with
         {

@@ -42,7 +42,7 @@ public class ForwardAndInspectCommandTests : IDisposable
 
     public static TheoryData<string[], string> Mistakes => new()
     {
-        { ["inspect", "--model", "/nonexistent/model"], "folder not found" },
+        { ["inspect", "--model", "/nonexistent/model"], "the model folder does not exist" },
         { ["inspect", "--model", "."], "no config.json" },
         { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", "/nonexistent.json", "--out", "/tmp/x.safetensors"], "file not found" },
         { ["forward", "--model", Fixtures.Model("gpt2"), "--inputs", Fixtures.Inputs("gpt2"), "--out", "/tmp/x.safetensors", "--adapter", "/nonexistent"], "adapter folder not found" },

@@ -178,3 +178,70 @@ public class DataFileReaderTests
         Assert.Equal(29L, csv[25].Line); // the haiku's two line breaks push later records down
     }
 }
+
+/// <summary>Invalid UTF-8 and empty files (issue 11, point 6): named with file, line and byte offset, handled by the malformed-record policy.</summary>
+public class DataFileEncodingTests
+{
+    private static string WriteBytes(TempFolder dir, string name, params byte[][] parts)
+    {
+        var path = dir.File(name);
+        File.WriteAllBytes(path, parts.SelectMany(p => p).ToArray());
+        return path;
+    }
+
+    private static byte[] Text(string s) => System.Text.Encoding.UTF8.GetBytes(s);
+
+    [Fact]
+    public void Invalid_utf8_in_json_lines_is_skipped_with_file_line_and_byte_offset()
+    {
+        using var dir = new TempFolder();
+        // Line 2 starts at byte 14; its bad byte (0xFF) follows 10 bytes of the line: offset 24.
+        var path = WriteBytes(dir, "bad.jsonl", Text("{\"text\": \"a\"}\n"), Text("{\"text\": \""), [0xFF], Text("\"}\n"), Text("{\"text\": \"é\"}\n"));
+        var log = new DataIssueLog(MalformedRecordPolicy.Skip);
+        var records = DataFileReader.ReadAll(path, log);
+        Assert.Equal(["a", "é"], records.Select(r => r.GetString("text")));
+        Assert.Equal([1L, 3L], records.Select(r => r.Line));
+        Assert.Equal($"{path}:2: invalid UTF-8 (byte offset 24 in the file)", log.Issues.Single().ToString());
+
+        var e = Assert.Throws<PeftException>(() => DataFileReader.ReadAll(path, DataIssueLog.Strict()));
+        Assert.StartsWith($"{path}:2: invalid UTF-8 (byte offset 24 in the file)", e.Message);
+        Assert.Contains("skip_malformed", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_in_csv_skips_the_record_even_inside_a_quoted_multi_line_field()
+    {
+        using var dir = new TempFolder();
+        var path = WriteBytes(dir, "bad.csv", Text("text,label\n"), Text("fine,1\n"), Text("\"two\nli"), [0xC3, 0x28], Text("nes\",0\n"), Text("ok,0\n"));
+        var log = new DataIssueLog(MalformedRecordPolicy.Skip);
+        var records = DataFileReader.ReadAll(path, log);
+        Assert.Equal(["fine", "ok"], records.Select(r => r.GetString("text")));
+        Assert.Equal([2L, 5L], records.Select(r => r.Line));
+        // Line 4 starts at byte 11 + 7 + 5 = 23; 0xC3 0x28 is invalid at its first byte, the 3rd of the line.
+        Assert.Equal($"{path}:4: invalid UTF-8 (byte offset 25 in the file)", log.Issues.Single().ToString());
+    }
+
+    [Fact]
+    public void A_byte_order_mark_is_not_data_and_utf16_files_still_read()
+    {
+        using var dir = new TempFolder();
+        var bom = WriteBytes(dir, "bom.jsonl", [0xEF, 0xBB, 0xBF], Text("{\"text\": \"x\"}\n"));
+        Assert.Equal("x", DataFileReader.ReadAll(bom, DataIssueLog.Strict()).Single().GetString("text"));
+        var utf16 = dir.File("utf16.csv");
+        File.WriteAllText(utf16, "text,label\nhello,1\n", System.Text.Encoding.Unicode);
+        Assert.Equal("hello", DataFileReader.ReadAll(utf16, DataIssueLog.Strict()).Single().GetString("text"));
+    }
+
+    [Theory]
+    [InlineData("empty.jsonl", "", "the data file is empty")]
+    [InlineData("blank.jsonl", "\n  \n", "the data file is empty")]
+    [InlineData("empty.csv", "", "the data file is empty")]
+    [InlineData("header.csv", "text,label\n", "the data file is empty: it has a header row but no records")]
+    public void An_empty_file_says_it_is_empty(string name, string content, string expected)
+    {
+        using var dir = new TempFolder();
+        var path = dir.Write(name, content);
+        var e = Assert.Throws<PeftException>(() => DataFileReader.ReadAll(path, new DataIssueLog()));
+        Assert.StartsWith($"{path}: {expected}", e.Message);
+    }
+}

@@ -15,7 +15,7 @@ public static class CliRunner
         Console.SetError(e);
         try
         {
-            int exit = PeftSharp.Cli.Program.BuildRoot().Parse(args).Invoke();
+            int exit = PeftSharp.Cli.Program.Run(args);
             return (exit, o.ToString(), e.ToString());
         }
         finally

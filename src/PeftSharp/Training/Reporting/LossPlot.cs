@@ -5,7 +5,9 @@ namespace PeftSharp.Training.Reporting;
 
 /// <summary>
 /// loss.png: training loss per step (raw, thin, and an exponential moving average, because per-batch loss is too noisy
-/// to read a trend from), validation loss, and the main validation metric on a second y axis, against optimizer steps.
+/// to read a trend from), evaluations as markers (validation loss, and the main validation metric on a second y axis),
+/// and the scores to beat as horizontal lines (before training, the frozen baseline), against optimizer steps.
+/// Perplexity is never the second axis: it is exp(loss), a mirror of the validation loss, not another view.
 /// The one picture that tells whether a run learned, overfitted or diverged. Rendered with ScottPlot on SkiaSharp,
 /// headless, and written atomically so the report never links to half a PNG.
 /// </summary>
@@ -20,6 +22,7 @@ public static class LossPlot
     private static readonly Color TrainColor = Color.FromHex("#1f77b4");
     private static readonly Color ValidationColor = Color.FromHex("#d62728");
     private static readonly Color MetricColor = Color.FromHex("#2ca02c");
+    private static readonly Color[] ReferenceColors = [Color.FromHex("#7f7f7f"), Color.FromHex("#9467bd"), Color.FromHex("#8c564b")];
 
     /// <summary>A sans-serif family the system has: ScottPlot's own choice falls on a serif font on Debian.</summary>
     private static readonly Lazy<string?> SansFont = new(() =>
@@ -33,19 +36,30 @@ public static class LossPlot
     /// metric for the right axis (accuracy, f1, ...); null picks the first one other than loss that the evaluations
     /// have; "loss", or a metric no evaluation has, draws none. Non-finite values (a diverged step) are left out.
     /// </summary>
+    /// <param name="references">Scores to draw as horizontal lines (e.g. "before training", the frozen baseline), each
+    /// by its value of the metric the plot shows on its right axis, else of the loss.</param>
     public static void Save(string pngPath, IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations, string? mainMetric,
-        int width = DefaultWidth, int height = DefaultHeight)
+        int width = DefaultWidth, int height = DefaultHeight, IReadOnlyList<(string Name, IReadOnlyDictionary<string, double> Metrics)>? references = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 100);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 100);
-        var bytes = Render(steps, evaluations, mainMetric, width, height);
+        var bytes = Render(steps, evaluations, mainMetric, width, height, references);
         var folder = Path.GetDirectoryName(Path.GetFullPath(pngPath))!;
         Directory.CreateDirectory(folder);
         AtomicFile.WriteAllBytes(pngPath, bytes);
     }
 
     /// <summary>The PNG bytes of the plot.</summary>
-    public static byte[] Render(IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations, string? mainMetric, int width, int height)
+    public static byte[] Render(IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations, string? mainMetric, int width, int height,
+        IReadOnlyList<(string Name, IReadOnlyDictionary<string, double> Metrics)>? references = null)
+    {
+        using var plot = Build(steps, evaluations, mainMetric, references);
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
+    }
+
+    /// <summary>The plot itself, before it is drawn (what the tests look at).</summary>
+    public static Plot Build(IReadOnlyList<StepRecord> steps, IReadOnlyList<EvalRecord> evaluations, string? mainMetric,
+        IReadOnlyList<(string Name, IReadOnlyDictionary<string, double> Metrics)>? references = null)
     {
         var plot = new Plot();
         if (SansFont.Value is { } font) plot.Font.Set(font);
@@ -69,28 +83,36 @@ public static class LossPlot
 
         var evals = evaluations.OrderBy(e => e.Step).ToList();
         var validation = evals.Where(e => e.Metrics.TryGetValue("loss", out var v) && double.IsFinite(v)).ToList();
+        // Evaluations are points in time, not a curve: markers, which a few evaluations cannot turn into a misleading line.
         if (validation.Count > 0)
         {
-            var line = plot.Add.Scatter(validation.Select(e => (double)e.Step).ToArray(), validation.Select(e => e.Metrics["loss"]).ToArray(), ValidationColor);
-            line.LineWidth = 2;
-            line.MarkerSize = 7;
-            line.LegendText = "validation loss";
+            var markers = plot.Add.Markers(validation.Select(e => (double)e.Step).ToArray(), validation.Select(e => e.Metrics["loss"]).ToArray(),
+                MarkerShape.FilledCircle, 9, ValidationColor);
+            markers.LegendText = "validation loss";
         }
 
-        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k != "loss");
-        var metricPoints = metric is null or "loss" ? []
+        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k is not ("loss" or "perplexity"));
+        var metricPoints = metric is null or "loss" or "perplexity" ? []
             : evals.Where(e => e.Metrics.TryGetValue(metric, out var v) && double.IsFinite(v)).ToList();
         if (metricPoints.Count > 0)
         {
-            var line = plot.Add.Scatter(metricPoints.Select(e => (double)e.Step).ToArray(), metricPoints.Select(e => e.Metrics[metric!]).ToArray(), MetricColor);
-            line.LineWidth = 2;
-            line.MarkerSize = 7;
-            line.MarkerShape = MarkerShape.FilledSquare;
-            line.LinePattern = LinePattern.Dashed;
-            line.LegendText = $"validation {metric}";
-            line.Axes.YAxis = plot.Axes.Right;
+            var markers = plot.Add.Markers(metricPoints.Select(e => (double)e.Step).ToArray(), metricPoints.Select(e => e.Metrics[metric!]).ToArray(),
+                MarkerShape.FilledSquare, 9, MetricColor);
+            markers.LegendText = $"validation {metric}";
+            markers.Axes.YAxis = plot.Axes.Right;
             plot.Axes.Right.Label.Text = $"validation {metric}";
             plot.Axes.Right.Label.ForeColor = MetricColor;
+        }
+
+        // The scores to beat, in the units of the axis the evaluations of that metric are on.
+        string referenceMetric = metricPoints.Count > 0 ? metric! : "loss";
+        int color = 0;
+        foreach (var (name, metrics) in references ?? [])
+        {
+            if (!metrics.TryGetValue(referenceMetric, out var value) || !double.IsFinite(value)) continue;
+            var line = plot.Add.HorizontalLine(value, 1.5f, ReferenceColors[color++ % ReferenceColors.Length], LinePattern.Dotted);
+            line.LegendText = $"{name} ({referenceMetric} {value.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)})";
+            if (metricPoints.Count > 0) line.Axes.YAxis = plot.Axes.Right;
         }
 
         bool anything = train.Count > 0 || validation.Count > 0 || metricPoints.Count > 0;
@@ -105,7 +127,7 @@ public static class LossPlot
             plot.Add.Annotation("no steps logged yet", Alignment.MiddleCenter);
             plot.Axes.SetLimits(0, 10, 0, 1);
         }
-        return plot.GetImageBytes(width, height, ImageFormat.Png);
+        return plot;
     }
 
     /// <summary>Exponential moving average with the start-up bias removed, so the first points are not pulled toward zero.</summary>

@@ -45,21 +45,20 @@ public static class RunReport
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
             ["run folder", Code(summary.OutputDir)],
-            ["adapter", Code(Relative(summary.AdapterDir, summary.OutputDir)) + (summary.Interrupted && summary.AdapterDir.Length > 0
-                ? $" (partial: interrupted at step {Count(summary.Steps)} of {Count(summary.TotalSteps)}; `--resume` continues the run)" : "")],
+            ["adapter", Code(summary.AdapterDir.Length > 0 ? Path.GetFullPath(summary.AdapterDir) : "") + AdapterNote(summary)],
         ]);
 
         md.Append("## Options\n\n");
-        var steps = o.MaxSteps is { } max ? $"max {Count(max)} steps" : $"{o.Epochs} epochs";
-        var warmup = o.WarmupSteps > 0 ? $"{o.WarmupSteps} warm-up steps" : $"warm-up {Num(o.WarmupRatio * 100)}%";
+        var steps = o.MaxSteps is { } max ? $"max {Count(max)} steps" : $"{Count(o.Epochs)} epochs";
+        var warmup = o.WarmupSteps > 0 ? $"{Count(o.WarmupSteps)} warm-up steps" : $"warm-up {Num(o.WarmupRatio * 100)}%";
         Table(md, ["option", "value"],
         [
-            ["optimizer", Escape($"{o.Optimizer}, learning rate {Num(o.LearningRate)}, weight decay {Num(o.WeightDecay)}"
+            ["optimizer", Escape($"{o.Optimizer}, learning rate {NumberText.Value(o.LearningRate)}, weight decay {Num(o.WeightDecay)}"
                 + (o.LoraPlusRatio is { } ratio ? $", LoRA+ ratio {Num(ratio)}" : ""))],
             ["schedule", Escape($"{o.Scheduler}, {warmup}")],
             ["length", Escape(steps)],
-            ["batch", Escape($"{o.BatchSize} × {o.GradientAccumulation} accumulation = {o.BatchSize * o.GradientAccumulation} per step")],
-            ["max_length", o.Task == "causal-lm" ? $"{o.BlockSize} (block size)" : o.MaxLength.ToString(CultureInfo.InvariantCulture)],
+            ["batch", Escape($"{Count(o.BatchSize)} × {Count(o.GradientAccumulation)} accumulation = {Count((long)o.BatchSize * o.GradientAccumulation)} per step")],
+            ["max_length", o.Task == "causal-lm" ? $"{Count(o.BlockSize)} (block size)" : Count(o.MaxLength)],
             ["max_grad_norm", o.MaxGradNorm > 0 ? Num(o.MaxGradNorm) : "off"],
             ["metric_for_best", Escape(o.MetricForBest) + (o.EarlyStoppingPatience > 0 ? $" (early stopping after {o.EarlyStoppingPatience} evaluations)" : "")],
             ["seed", o.Seed.ToString(CultureInfo.InvariantCulture)],
@@ -96,8 +95,38 @@ public static class RunReport
             Table(md, ["", .. names.Select(Escape)], table, numeric: true);
         }
 
+        Skipped(md, summary.Skipped);
         if (lossPlot != null) md.Append("## Loss\n\n").Append("![training and validation loss](").Append(lossPlot).Append(")\n");
+        if (!summary.Interrupted && NextSteps.For(summary, o) is { Count: > 0 } next)
+        {
+            md.Append("\n## Next steps\n\n");
+            foreach (var (what, command) in next) md.Append("- ").Append(what).Append(":\n\n  ```sh\n  ").Append(command).Append("\n  ```\n");
+        }
         return md.ToString();
+    }
+
+    /// <summary>Skipped records listed at most this many, then counted.</summary>
+    public const int SkippedShown = 20;
+
+    /// <summary>Which weights the adapter holds: partial (interrupted), the best checkpoint's, or the last step's.</summary>
+    private static string AdapterNote(TrainingSummary s)
+    {
+        if (s.AdapterDir.Length == 0) return "";
+        if (s.Interrupted) return $" (partial: interrupted at step {Count(s.Steps)} of {Count(s.TotalSteps)}; `--resume` continues the run)";
+        if (s.AdapterStep is not { } step) return "";
+        return s.AdapterIsBest && step != s.Steps ? $" (the best checkpoint on validation: step {Count(step)} of {Count(s.Steps)})"
+            : s.AdapterIsBest ? $" (the last step, {Count(step)}, which is also the best on validation)"
+            : $" (the last step, {Count(step)})";
+    }
+
+    private static void Skipped(StringBuilder md, IReadOnlyList<PeftSharp.Data.DataIssue> skipped)
+    {
+        if (skipped.Count == 0) return;
+        md.Append("## Skipped records\n\n");
+        md.Append($"{Count(skipped.Count)} malformed record{(skipped.Count == 1 ? " was" : "s were")} skipped (`skip_malformed: true`):\n\n");
+        foreach (var issue in skipped.Take(SkippedShown)) md.Append("- ").Append(Code($"{issue.Source}:{issue.Line}")).Append(": ").Append(Escape(issue.Reason)).Append('\n');
+        if (skipped.Count > SkippedShown) md.Append($"- and {Count(skipped.Count - SkippedShown)} more\n");
+        md.Append('\n');
     }
 
     /// <summary>A baseline row from the command line: "NAME: metric=value, metric=value" (e.g. "paper: accuracy=0.91").</summary>

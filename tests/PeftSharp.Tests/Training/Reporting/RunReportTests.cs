@@ -54,9 +54,9 @@ public class RunReportTests
         Assert.Contains("| task | classification |", md);
         Assert.Contains("train `/data/uci-sentiment/train.csv`; validation 10% of the training data (seed 42)", md);
         Assert.Contains("LoRA r=8, alpha=16, dropout 0.05; targets query, value; also training classifier", md);
-        Assert.Contains("| adapter | `adapter` |", md);
+        Assert.Contains($"| adapter | `{Path.Combine(dir.Path, "adapter")}` |", md);
         Assert.Contains("## Options", md);
-        Assert.Contains("| optimizer | adamw, learning rate 0.0002, weight decay 0.01 |", md);
+        Assert.Contains("| optimizer | adamw, learning rate 2e-4, weight decay 0.01 |", md);
         Assert.Contains("| length | max 400 steps |", md);
         Assert.Contains("| trainable parameters | 148,994 of 22,862,594 (0.652%) |", md);
         Assert.Contains("| training time | 12 min 34 s |", md);
