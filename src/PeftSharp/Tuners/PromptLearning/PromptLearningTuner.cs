@@ -15,6 +15,9 @@ public abstract class PromptLearningTuner<TConfig> : ITuner where TConfig : Prom
 
     public PeftConfig ReadConfig(JsonConfig json) => Read(json);
 
+    /// <summary>PEFT's prompt-learning PeftModel holds the base model itself as base_model: a classifier copy is base_model.classifier.*.</summary>
+    public string SavedModulePrefix => "base_model.";
+
     public abstract PeftConfig CreateConfig(MethodSettings settings);
 
     /// <summary>The report's method line: "Prefix tuning, 20 virtual tokens" and the method's own choices.</summary>
