@@ -14,11 +14,25 @@ public sealed class MethodOption<T> : OptionSpec
     public MethodOption(string method, string key, T defaultValue, OptionAttribute declaration, bool nullable = false, Func<T, string?>? check = null)
         : base(key, KindOf(typeof(T)), nullable || System.Nullable.GetUnderlyingType(typeof(T)) != null, defaultValue, declaration)
     {
-        Method = method;
+        Methods = [method];
         _check = check;
     }
 
-    public override string Method { get; }
+    /// <summary>An option shared by several methods (prompt tuning, prefix tuning and P-tuning all take num_virtual_tokens): declared once, listed in each method's description.</summary>
+    public MethodOption(IReadOnlyList<string> methods, string key, T defaultValue, OptionAttribute declaration, bool nullable = false, Func<T, string?>? check = null)
+        : base(key, KindOf(typeof(T)), nullable || System.Nullable.GetUnderlyingType(typeof(T)) != null, defaultValue, declaration)
+    {
+        if (methods.Count == 0) throw new ArgumentException("an option needs at least one method", nameof(methods));
+        Methods = methods.ToArray();
+        _check = check;
+    }
+
+    /// <summary>The methods' CLI names, for help lines ("prompt-tuning, prefix-tuning").</summary>
+    public override string Method => string.Join(", ", Methods);
+
+    public IReadOnlyList<string> Methods { get; }
+
+    public override bool AppliesTo(string method) => Methods.Contains(method);
 
     /// <summary>The value given, else the default.</summary>
     public T Get(OptionValues values) => values.TryGet(Key, out var v) ? (T)v! : (T)Default!;

@@ -47,6 +47,8 @@ public abstract class OptionSpec
     public bool MayChangeOnResume => Declaration.MayChangeOnResume;
     /// <summary>The method this option belongs to (its CLI name), or null for an option of every run.</summary>
     public virtual string? Method => null;
+    /// <summary>Whether the option belongs to this method (one option may be shared by a family, such as num_virtual_tokens).</summary>
+    public virtual bool AppliesTo(string method) => Method == method;
 
     /// <summary>The values a string option may take, or null for any.</summary>
     public IReadOnlyList<string>? Choices => _choices.Value?.Values ?? (Declaration.Choices.Length > 0 ? Declaration.Choices : null);

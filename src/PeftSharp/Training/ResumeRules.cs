@@ -29,7 +29,7 @@ public static class ResumeRules
         var differences = new List<string>();
         foreach (var spec in TrainingSchema.All)
         {
-            if (spec.MayChangeOnResume || spec.Method is { } m && m != current.Method) continue;
+            if (spec.MayChangeOnResume || spec.Method is not null && !spec.AppliesTo(current.Method)) continue;
             var before = recorded.TryGetValue(spec.Key, out var r) ? r : Shown(spec, spec.Default);
             var after = now.TryGetValue(spec.Key, out var n) ? n : Shown(spec, spec.Default);
             if (before != after) differences.Add($"{spec.Key} was {before}, now {after}");

@@ -131,7 +131,7 @@ internal sealed class TrainingRun : IDisposable
             FrozenBaseline = false, LowMemory = false, GradientCheckpointing = false, MaxSteps = null, Epochs = 0, MethodOptions = OptionValues.Empty,
         };
         // The method's options by their effective values, so a default written out in config.yaml equals one left unset.
-        var method = string.Join(",", TrainingSchema.All.Where(s => s.Method == o.Method).Select(s => $"{s.Key}={OptionSpec.Show(TrainingSchema.Get(o, s))}"));
+        var method = string.Join(",", TrainingSchema.All.Where(s => s.Method is not null && s.AppliesTo(o.Method)).Select(s => $"{s.Key}={OptionSpec.Show(TrainingSchema.Get(o, s))}"));
         var text = relevant + "|" + string.Join(",", o.TargetModules ?? []) + "|" + string.Join(",", o.ModulesToSave ?? []) + "|" + method;
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }

@@ -14,7 +14,7 @@ public static class TrainingSchema
 
     /// <summary>Core options in declaration order, then each method's in registry order.</summary>
     public static IReadOnlyList<OptionSpec> All { get; } =
-        Core.Cast<OptionSpec>().Concat(TunerRegistry.All.SelectMany(t => t.Description.Options)).ToList();
+        Core.Cast<OptionSpec>().Concat(TunerRegistry.All.SelectMany(t => t.Description.Options)).Distinct().ToList(); // a shared option is listed by each of its methods
 
     /// <summary>Every key and alias to its option.</summary>
     public static IReadOnlyDictionary<string, OptionSpec> ByKey { get; } = BuildIndex();
@@ -39,7 +39,7 @@ public static class TrainingSchema
 
     /// <summary>The options that describe the run: the core ones and those of the chosen method (plus any other given, so nothing set is lost).</summary>
     public static IEnumerable<OptionSpec> Relevant(TrainingOptions options) =>
-        All.Where(s => s.Method is null || s.Method == options.Method || options.MethodOptions.TryGet(s.Key, out _));
+        All.Where(s => s.Method is null || s.AppliesTo(options.Method) || options.MethodOptions.TryGet(s.Key, out _));
 
     private static Dictionary<string, OptionSpec> BuildIndex()
     {

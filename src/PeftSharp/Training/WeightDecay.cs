@@ -16,7 +16,14 @@ public static class WeightDecay
         if (parameterName.EndsWith(".bias", StringComparison.Ordinal) || parameterName == "bias") return false;
         int dot = parameterName.LastIndexOf('.');
         if (dot < 0) return true;
-        var owner = ModuleTree.Get(root, parameterName[..dot]);
+        // Model-level adapter tensors (prompt_encoder.*) have no module in the model's tree: plain weights, they decay.
+        var owner = root;
+        foreach (var part in parameterName[..dot].Split('.'))
+        {
+            var child = owner.named_children().FirstOrDefault(c => c.name == part).module;
+            if (child is null) return true;
+            owner = child;
+        }
         return owner is not (LayerNorm or RmsNorm or GroupNorm or BatchNorm1d);
     }
 }

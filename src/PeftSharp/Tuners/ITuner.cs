@@ -63,6 +63,11 @@ public interface ITuner
     /// for a method that is only wrapper layers. Called after <see cref="Inject"/>, for PeftSharp models only.
     /// </summary>
     IModelAdapter? CreateModelAdapter(PretrainedModel model, string adapter, PeftConfig config) => null;
+    /// <summary>
+    /// The prefix of saved keys for base-model modules (modules_to_save copies, trained base parameters). PEFT writes
+    /// "base_model.model." under a tuner model; prompt-learning models wrap the base directly and write "base_model.".
+    /// </summary>
+    string SavedModulePrefix => AdapterKeys.Prefix;
     /// <summary>Whether this adapter's update can be folded into the base weights (never for a model-level part).</summary>
     bool CanMerge(PeftConfig config) => Description.Mergeable;
 

@@ -245,6 +245,10 @@ public sealed partial class PeftModel
             if (layer is ISharedAdapterTensors shared && layer.AdapterNames.Contains(adapter))
                 foreach (var (name, tensor) in shared.SharedTensors(adapter))
                     result.TryAdd("base_model." + name, tensor);
+        var prefix = TunerRegistry.For(config.PeftType).SavedModulePrefix;
+        if (prefix != AdapterKeys.Prefix)
+            result = result.ToDictionary(kv => kv.Key.StartsWith(AdapterKeys.Prefix, StringComparison.Ordinal) ? prefix + kv.Key[AdapterKeys.Prefix.Length..] : kv.Key,
+                kv => kv.Value, StringComparer.Ordinal);
         AddModelAdapterTensors(adapter, result);
         return result;
     }

@@ -18,6 +18,9 @@ public static class TunerRegistry
         new LoKr.LoKrTuner(),
         new Vera.VeraTuner(),
         new AdaLora.AdaLoraTuner(),
+        new PromptLearning.PromptTuning.PromptTuningTuner(),
+        new PromptLearning.PrefixTuning.PrefixTuningTuner(),
+        new PromptLearning.PTuning.PTuningTuner(),
     ];
 
     private static readonly Dictionary<string, ITuner> ByType = Rows.ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase);

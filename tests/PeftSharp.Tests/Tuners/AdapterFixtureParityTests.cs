@@ -18,12 +18,7 @@ namespace PeftSharp.Tests.Tuners;
 public class AdapterFixtureParityTests
 {
     /// <summary>Adapter folders (relative to a model's adapters/, for every model) that are not rows, and why.</summary>
-    private static readonly Dictionary<string, string> LeftOut = new()
-    {
-        ["prefix_tuning"] = "prompt learning (PREFIX_TUNING) is not implemented yet",
-        ["prompt_tuning"] = "prompt learning (PROMPT_TUNING) is not implemented yet",
-        ["p_tuning"] = "prompt learning (P_TUNING) is not implemented yet",
-    };
+    private static readonly Dictionary<string, string> LeftOut = new();
 
     /// <summary>
     /// Every folder under TestData/fixtures/*/adapters that holds files, as (model, path relative to its adapters/ with
@@ -92,9 +87,13 @@ public class AdapterFixtureParityTests
     {
         var keys = reference.Keys.Where(k => prefix.Length == 0 ? !k.StartsWith("merged_", StringComparison.Ordinal) : k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(keys);
+        // Prompt tuning and P-tuning outputs keep the virtual positions in front: compare those too (they are never padding).
+        long virtualTokens = reference.Keys.Select(k => reference.Load(k)).Where(t => t.dim() >= 2).Select(t => t.shape[1] - mask.shape[1]).DefaultIfEmpty(0).Max();
+        var withVirtual = virtualTokens > 0 ? cat([ones(mask.shape[0], virtualTokens, dtype: mask.dtype), mask], 1) : mask;
         foreach (var key in keys)
         {
-            var err = Parity.MaxRelativeError(ours[key[prefix.Length..]], reference.Load(key), mask);
+            var expected = reference.Load(key);
+            var err = Parity.MaxRelativeError(ours[key[prefix.Length..]], expected, expected.dim() >= 2 && expected.shape[1] == withVirtual.shape[1] ? withVirtual : mask);
             Assert.True(err < Parity.Tolerance, $"{what} {key}: max relative error {err:E3}");
         }
     }
@@ -117,9 +116,19 @@ public class AdapterFixtureParityTests
             Assert.True(Same(before[name], p), $"{name} differs after load + unload");
         Assert.Equal(before.Keys.Order(), model.named_parameters().Select(p => p.name).Order());
 
-        // Every method in the table merges (PEFT wrote merged outputs for each); one that cannot must say so here, not pass untested.
-        Assert.True(reference.Contains("merged_logits"), $"{fixture}/{adapter}: reference_outputs.safetensors has no merged_logits, so merging would go untested");
+        // A method that merges has PEFT's merged outputs; one that cannot (prompt learning: PEFT wrote none) must refuse
+        // and leave the outputs as they were, never pass untested.
         peft = PeftModel.Load(model, dir);
+        var config = TunerRegistry.ReadConfig(Path.Combine(dir, PeftModel.ConfigFile));
+        if (!TunerRegistry.For(config.PeftType).CanMerge(config))
+        {
+            Assert.False(reference.Contains("merged_logits"), $"{fixture}/{adapter}: PEFT merged it, but the method refuses to merge");
+            Assert.Throws<PeftException>(() => peft.MergeAdapter());
+            AssertClose(Run(model, inputs), reference, "", inputs.AttentionMask!, $"{fixture}/{adapter} after a refused merge");
+            peft.Unload();
+            return;
+        }
+        Assert.True(reference.Contains("merged_logits"), $"{fixture}/{adapter}: reference_outputs.safetensors has no merged_logits, so merging would go untested");
         peft.MergeAdapter();
         AssertClose(Run(model, inputs), reference, "merged_", inputs.AttentionMask!, $"{fixture}/{adapter} merged");
         peft.UnmergeAdapter();
