@@ -312,7 +312,7 @@ public class TrainConfigFileTests
         { "optimizer=adam", "optimizer \"adam\" is not one of adamw, sgd" },
         { "scheduler=step", "scheduler \"step\" is not one of constant, linear, cosine" },
         { "pooling=max", "pooling \"max\" is not one of cls, mean" },
-        { "method=prefix", "method \"prefix\" is not one of lora, ia3, loha, lokr, vera, full" },
+        { "method=prefix", "method \"prefix\" is not one of lora, ia3, loha, lokr, vera, prompt-tuning, prefix-tuning, p-tuning, full, head" },
         { "metric_for_best=bleu", "metric_for_best \"bleu\" is not one of auto, loss, accuracy, f1, perplexity" },
         { "init_lora_weights=loftq", "init_lora_weights \"loftq\" is not supported" },
         { "device=gpu", "device \"gpu\" is not a device name" },
@@ -366,7 +366,7 @@ public class TrainConfigFileTests
         Assert.Contains("use_rslora", TrainConfigFile.Keys);
         Assert.Contains("modules_to_save", TrainConfigFile.Keys);
         // every property but the bag of method options is a key, and so is every method option of every registered method
-        Assert.Equal(typeof(TrainingOptions).GetProperties().Length - 1 + TunerRegistry.All.Sum(t => t.Description.Options.Count), TrainConfigFile.Keys.Count);
+        Assert.Equal(typeof(TrainingOptions).GetProperties().Length - 1 + TunerRegistry.All.SelectMany(t => t.Description.Options).Distinct().Count(), TrainConfigFile.Keys.Count);
         Assert.All(TrainConfigFile.Keys, k => Assert.Matches("^[a-z][a-z0-9_]*$", k));
     }
 
