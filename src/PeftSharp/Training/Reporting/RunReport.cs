@@ -170,6 +170,7 @@ public static class RunReport
 
     private static string Relative(string path, string folder)
     {
+        if (path.Length == 0 || folder.Length == 0) return path; // a run without a folder or checkpoint (full fine-tuning in memory)
         var relative = Path.GetRelativePath(Path.GetFullPath(folder), Path.GetFullPath(path));
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
     }

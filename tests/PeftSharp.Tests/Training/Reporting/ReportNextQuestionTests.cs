@@ -41,6 +41,15 @@ public class ReportNextQuestionTests
     }
 
     [Fact]
+    public void A_run_without_an_adapter_or_checkpoint_folder_still_gets_its_report()
+    {
+        using var dir = new TempDir();
+        var (summary, options) = Example(dir.Path);
+        var md = RunReport.Render(summary with { AdapterDir = "", BestCheckpoint = "", OutputDir = "" }, options);
+        Assert.Contains("| adapter |", md);
+    }
+
+    [Fact]
     public void Skipped_records_are_listed_with_file_and_line_up_to_a_cap_then_counted()
     {
         using var dir = new TempDir();
