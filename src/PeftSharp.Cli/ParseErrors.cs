@@ -1,3 +1,4 @@
+using PeftSharp.IO;
 using System.CommandLine;
 using System.CommandLine.Invocation;
 
@@ -25,7 +26,7 @@ public static class ParseErrors
         var word = result.UnmatchedTokens.FirstOrDefault();
         if (word != null && command.Subcommands.Count > 0)
         {
-            var guess = command.Subcommands.Select(c => c.Name).Where(n => Distance(word, n) <= Math.Max(1, word.Length / 3)).FirstOrDefault();
+            var guess = command.Subcommands.Select(c => c.Name).Where(n => EditDistance.WithSwaps(word, n) <= Math.Max(1, word.Length / 3)).FirstOrDefault();
             return $"unknown command {word}" + (guess != null ? $"; did you mean {guess}?" : "") + $" ({help})";
         }
         if (word != null) return $"unexpected argument {word} ({help})";
@@ -47,7 +48,7 @@ public static class ParseErrors
     public static string? Nearest(string token, Command command)
     {
         var names = Names(command).Where(n => n.StartsWith("--", StringComparison.Ordinal) == token.StartsWith("--", StringComparison.Ordinal));
-        var best = names.Select(n => (Name: n, Distance: Distance(token, n))).OrderBy(p => p.Distance).ThenBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault();
+        var best = names.Select(n => (Name: n, Distance: EditDistance.WithSwaps(token, n))).OrderBy(p => p.Distance).ThenBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault();
         if (best.Name is null) return null;
         // A typo changes a few letters; a different word is not a suggestion.
         int allowed = Math.Max(1, token.TrimStart('-').Length / 3);
@@ -79,20 +80,5 @@ public static class ParseErrors
         for (Command? c = command; c != null; c = c.Parents.OfType<Command>().FirstOrDefault())
             parts.Insert(0, c is RootCommand ? "peft" : c.Name);
         return string.Join(' ', parts);
-    }
-
-    /// <summary>Edit distance counting a swap of two neighbouring letters as one edit (--modle for --model).</summary>
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-            {
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-            }
-        return d[a.Length, b.Length];
     }
 }

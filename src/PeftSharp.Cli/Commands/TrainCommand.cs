@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using PeftSharp.Options;
 using PeftSharp.Training;
+using PeftSharp.Training.Reporting;
 
 namespace PeftSharp.Cli.Commands;
 
@@ -91,10 +92,7 @@ public static class TrainCommand
             else parts.AddRange(["--" + flag, value]);
         }
         parts.AddRange(["--output", output, "--resume"]);
-        return string.Join(' ', parts.Select(Quote));
+        return string.Join(' ', parts.Select(NextSteps.Quote));
     }
 
-    /// <summary>A word as a POSIX shell reads it back unchanged.</summary>
-    private static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
 }

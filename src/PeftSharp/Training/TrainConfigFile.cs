@@ -250,7 +250,7 @@ public static class TrainConfigFile
         foreach (var c in PropertyOption.SnakeCase(wanted.Trim()))
             normalized.Append(c is '_' or '-' or ' ' ? separator : char.ToLowerInvariant(c));
         var target = normalized.ToString();
-        var best = valid.Select(k => (Key: k, Distance: NearKeys.Distance(target, k)))
+        var best = valid.Select(k => (Key: k, Distance: EditDistance.Levenshtein(target, k)))
             .OrderBy(x => x.Distance).ThenBy(x => x.Key, StringComparer.Ordinal).FirstOrDefault();
         return best.Key != null && best.Distance <= Math.Max(2, target.Length / 3) ? best.Key : null;
     }

@@ -1,3 +1,4 @@
+using PeftSharp.IO;
 using System.Text.RegularExpressions;
 using PeftSharp.Models;
 using TorchSharp;
@@ -63,22 +64,12 @@ public static class TargetSelector
         var wanted = spec.TargetRegex ?? string.Join(", ", spec.TargetList ?? []);
         var probes = spec.TargetList ?? (spec.TargetRegex != null ? [spec.TargetRegex] : []);
         var near = names
-            .Select(n => (Name: n, Distance: probes.Count == 0 ? 0 : probes.Min(p => Distance(n.Split('.')[^1], p.Split('.')[^1]))))
+            .Select(n => (Name: n, Distance: probes.Count == 0 ? 0 : probes.Min(p => EditDistance.Levenshtein(n.Split('.')[^1], p.Split('.')[^1]))))
             .OrderBy(x => x.Distance).ThenBy(x => x.Name.Length)
             .Select(x => x.Name.Split('.')[^1]).Distinct().Take(8);
         return $"target modules [{wanted}] match no module of the model; module names end in for example: {string.Join(", ", near)}";
     }
 
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Length; i++)
-            for (int j = 1; j <= b.Length; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-        return d[a.Length, b.Length];
-    }
 
     /// <summary>
     /// PEFT writes a resolved "all-linear" as the module names, shortened to the fewest name suffixes

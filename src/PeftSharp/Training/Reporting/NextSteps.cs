@@ -39,9 +39,9 @@ public static class NextSteps
         return steps;
     }
 
-    /// <summary>The text as is when it has only safe characters, else in single quotes (a quote inside written as '\'').</summary>
+    /// <summary>A word as a POSIX shell reads it back unchanged: as is when it has only safe characters, else in single quotes (a quote inside written as '\''). The one quoting every printed command uses.</summary>
     public static string Quote(string text) =>
-        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or '+' or ':' or '@' or '=' or ',')
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or '+' or ':' or '@' or '=' or ',' or '%')
             ? text
             : "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }
