@@ -28,7 +28,7 @@ public sealed class TrainingMethods : IChoices
     };
 
     /// <summary>What the method's tuner sees of the options.</summary>
-    public static MethodSettings Settings(TrainingOptions o, string? taskType) => new()
+    public static MethodSettings Settings(TrainingOptions o, string? taskType, Func<string, IReadOnlyList<int>>? tokenize = null) => new()
     {
         Rank = o.Rank,
         Alpha = o.Alpha,
@@ -39,6 +39,7 @@ public sealed class TrainingMethods : IChoices
         TaskType = taskType,
         BaseModel = o.BaseModelNameOrPath ?? o.Model,
         Options = o.MethodOptions,
+        Tokenize = tokenize,
     };
 
     /// <summary>target_modules as given: one entry that is all-linear or looks like a regex is a regex; otherwise name suffixes.</summary>
@@ -70,7 +71,8 @@ public sealed class TrainingMethods : IChoices
     /// Makes the model trainable as the method says: a new adapter (or the one given by from_adapter, continued), or for a
     /// baseline the right parameters unfrozen (null is returned: there is no adapter).
     /// </summary>
-    public static PeftModel? Adapt(PretrainedModel model, TrainingOptions o, TaskKind kind, Action<string> log)
+    /// <param name="tokenize">The model's tokenizer, for methods that start from a text (see <see cref="MethodSettings.Tokenize"/>).</param>
+    public static PeftModel? Adapt(PretrainedModel model, TrainingOptions o, TaskKind kind, Action<string> log, Func<string, IReadOnlyList<int>>? tokenize = null)
     {
         if (IsBaseline(o.Method))
         {
@@ -88,6 +90,6 @@ public sealed class TrainingMethods : IChoices
             foreach (var w in loaded.Warnings) log(w);
             return loaded;
         }
-        return PeftModel.Create(model, tuner.CreateConfig(Settings(o, TaskType(kind))));
+        return PeftModel.Create(model, tuner.CreateConfig(Settings(o, TaskType(kind), tokenize)));
     }
 }

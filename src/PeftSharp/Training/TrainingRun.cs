@@ -83,7 +83,7 @@ internal sealed class TrainingRun : IDisposable
         try
         {
             manual_seed(o.Seed);
-            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log);
+            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log, text => tokenizer.Encode(text));
             var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });
             var loader = new DataLoader(data.Train, collator, o.BatchSize, o.Seed);
             var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);

@@ -19,6 +19,12 @@ public sealed record MethodSettings
     /// <summary>PEFT's task_type ("CAUSAL_LM", "SEQ_CLS", "SEQ_2_SEQ_LM").</summary>
     public string? TaskType { get; init; }
     public string? BaseModel { get; init; }
+    /// <summary>
+    /// The base model's tokenizer, special tokens included as it adds them to one text (Hugging Face's
+    /// <c>tokenizer(text).input_ids</c>), for methods that start from a text (prompt tuning's TEXT init); null when
+    /// the caller has none.
+    /// </summary>
+    public Func<string, IReadOnlyList<int>>? Tokenize { get; init; }
     /// <summary>Values given for the method's own options; read them with <see cref="MethodOption{T}.Get"/>.</summary>
     public OptionValues Options { get; init; } = OptionValues.Empty;
 

@@ -8,6 +8,7 @@ using PeftSharp.Training;
 using PeftSharp.Tuners;
 using PeftSharp.Tuners.PromptLearning;
 using PeftSharp.Tuners.PromptLearning.PrefixTuning;
+using PeftSharp.Tuners.PromptLearning.PTuning;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Tests.Tuners;
@@ -34,15 +35,17 @@ public sealed class PromptLearningTrainingTests : IClassFixture<PromptLearningTr
     private static OptionValues With(params (OptionSpec Spec, object? Value)[] values) =>
         values.Aggregate(OptionValues.Empty, (o, v) => o.With(v.Spec.Key, v.Value));
 
-    public static TheoryData<string, string, bool> Cases => new()
+    /// <summary>Architecture, method and variant: "projection" (prefix projection), "lstm" (P-tuning's LSTM encoder).</summary>
+    public static TheoryData<string, string, string> Cases => new()
     {
-        { "gpt2", "prompt-tuning", false }, { "gpt2", "prefix-tuning", false }, { "gpt2", "prefix-tuning", true }, { "gpt2", "p-tuning", false },
-        { "llama", "prompt-tuning", false }, { "llama", "prefix-tuning", true }, { "llama", "p-tuning", false },
+        { "gpt2", "prompt-tuning", "" }, { "gpt2", "prefix-tuning", "" }, { "gpt2", "prefix-tuning", "projection" }, { "gpt2", "p-tuning", "" },
+        { "gpt2", "p-tuning", "lstm" },
+        { "llama", "prompt-tuning", "" }, { "llama", "prefix-tuning", "projection" }, { "llama", "p-tuning", "" }, { "llama", "p-tuning", "lstm" },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void StepsLowerTheLossAndTheSavedAdapterReloads(string arch, string method, bool projection)
+    public void StepsLowerTheLossAndTheSavedAdapterReloads(string arch, string method, string variant)
     {
         using var scope = NewDisposeScope();
         var json = arch == "gpt2" ? TinyModels.Gpt2() : TinyModels.Llama();
@@ -51,7 +54,8 @@ public sealed class PromptLearningTrainingTests : IClassFixture<PromptLearningTr
         var settings = new MethodSettings
         {
             TaskType = "CAUSAL_LM",
-            Options = With((PromptLearningOptions.NumVirtualTokens, 4), (PrefixTuningTuner.PrefixProjection, projection)),
+            Options = With((PromptLearningOptions.NumVirtualTokens, 4), (PrefixTuningTuner.PrefixProjection, variant == "projection"),
+                (PTuningTuner.EncoderType, variant == "lstm" ? "LSTM" : "MLP")),
         };
         var peft = PeftModel.Create(model, tuner.CreateConfig(settings));
         var trainable = peft.TrainableNamedParameters().ToList();

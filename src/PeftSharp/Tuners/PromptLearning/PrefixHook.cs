@@ -13,11 +13,11 @@ namespace PeftSharp.Tuners.PromptLearning;
 /// position_ids are dropped as PEFT 0.18 does, so the model numbers real tokens from V (BERT included, as transformers
 /// does with a cache of V positions); token_type_ids are kept for classification and dropped otherwise, as PEFT does.
 /// </summary>
-public sealed class PrefixHook(Func<Tensor> prefix, int layers, int heads, int submodules, string? taskType) : IForwardHook
+public sealed class PrefixHook(Func<bool, Tensor> prefix, int layers, int heads, int submodules, string? taskType) : IForwardHook
 {
     public ModelInputs Prepare(PretrainedModel model, ModelInputs inputs)
     {
-        var kv = Layout(prefix(), layers, heads, submodules);
+        var kv = Layout(prefix(model.training), layers, heads, submodules);
         long p = kv.Length;
         bool classifies = taskType is TaskTypes.SequenceClassification or "TOKEN_CLS" or "QUESTION_ANS";
         if (model is IEncoderDecoder)

@@ -21,15 +21,21 @@ public sealed class PromptAdapter : IModelAdapter
 
     private readonly IReadOnlyList<(string Key, Parameter Parameter)> _parameters;
 
-    /// <param name="output">The saved-form tensor from the parameters by key (the identity for a held prompt).</param>
-    /// <param name="hook">The method's hook, given the function that yields that tensor for each forward.</param>
-    public PromptAdapter(IReadOnlyList<(string Key, Tensor Initial)> parameters, Func<IReadOnlyDictionary<string, Tensor>, Tensor> output,
-        Func<Func<Tensor>, IForwardHook> hook)
+    /// <param name="output">The saved-form tensor from the parameters by key and whether the model is training (an
+    /// encoder's dropout acts only then); the identity for a held prompt.</param>
+    /// <param name="hook">The method's hook, given the function that yields that tensor for each forward (its argument:
+    /// the model's training flag).</param>
+    public PromptAdapter(IReadOnlyList<(string Key, Tensor Initial)> parameters, Func<IReadOnlyDictionary<string, Tensor>, bool, Tensor> output,
+        Func<Func<bool, Tensor>, IForwardHook> hook)
     {
         _parameters = parameters.Select(p => (p.Key, new Parameter(p.Initial.detach().clone().DetachFromDisposeScope()))).ToList();
         var byKey = _parameters.ToDictionary(p => p.Key, p => (Tensor)p.Parameter, StringComparer.Ordinal);
-        Hook = hook(() => output(byKey));
+        Hook = hook(training => output(byKey, training));
     }
+
+    /// <summary>An adapter holding the saved tensor itself (no encoder): the hook reads it as it is.</summary>
+    public static PromptAdapter Held(Tensor initial, Func<Func<bool, Tensor>, IForwardHook> hook) =>
+        new([(SavedKey, initial)], (t, _) => t[SavedKey], hook);
 
     public IReadOnlyList<(string Key, Parameter Parameter)> Parameters => _parameters;
 

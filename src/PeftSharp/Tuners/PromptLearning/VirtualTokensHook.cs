@@ -11,8 +11,9 @@ namespace PeftSharp.Tuners.PromptLearning;
 /// virtual tokens (a generation step) gets only the longer mask. Encoder-decoder models take the first V rows in
 /// front of the encoder's input; the decoder is untouched.
 /// </summary>
-/// <param name="prompts">The [rows, hidden] virtual-token embeddings, recomputed per forward (an encoder's output while training).</param>
-public sealed class VirtualTokensHook(Func<Tensor> prompts, int virtualTokens, string? taskType) : IForwardHook
+/// <param name="prompts">The [rows, hidden] virtual-token embeddings, recomputed per forward (an encoder's output while
+/// training), given the model's training flag.</param>
+public sealed class VirtualTokensHook(Func<bool, Tensor> prompts, int virtualTokens, string? taskType) : IForwardHook
 {
     public ModelInputs Prepare(PretrainedModel model, ModelInputs inputs)
     {
@@ -32,7 +33,7 @@ public sealed class VirtualTokensHook(Func<Tensor> prompts, int virtualTokens, s
         if (cached || !hasTokens) return result;
         var embeds = inputs.InputsEmbeds ?? model.InputEmbeddings.forward(inputs.InputIds!);
         long batch = embeds.shape[0];
-        var rows = prompts();
+        var rows = prompts(model.training);
         if (rows.shape[0] > v) rows = rows[..(int)v];
         var virtualEmbeds = rows.to(embeds.dtype, embeds.device).unsqueeze(0).expand(batch, -1, -1);
         return result with

@@ -45,17 +45,17 @@ public sealed class PrefixTuningTuner : PromptLearningTuner<PrefixTuningConfig>
     protected override PromptAdapter Create(PretrainedModel model, PrefixTuningConfig config, bool fromSaved)
     {
         int v = config.NumVirtualTokens, dim = config.TokenDim!.Value, hidden = config.EncoderHiddenSize!.Value;
-        Func<Func<Tensor>, IForwardHook> hook = prefix =>
+        Func<Func<bool, Tensor>, IForwardHook> hook = prefix =>
             new PrefixHook(prefix, config.NumLayers!.Value, config.NumAttentionHeads!.Value, config.NumTransformerSubmodules!.Value, config.TaskType);
         if (fromSaved || !config.PrefixProjection)
         {
             var initial = fromSaved ? zeros(v, config.PrefixWidth, device: model.Device) : Embedding(v, config.PrefixWidth, model);
-            return new PromptAdapter([(PromptAdapter.SavedKey, initial)], t => t[PromptAdapter.SavedKey], hook);
+            return PromptAdapter.Held(initial, hook);
         }
         var encoder = new List<(string, Tensor)> { (Embedding0, Embedding(v, dim, model)) };
         encoder.AddRange(PromptAdapter.Linear(First, dim, hidden, model.Device));
         encoder.AddRange(PromptAdapter.Linear(Second, hidden, config.PrefixWidth, model.Device));
-        return new PromptAdapter(encoder, t => Encode(t), hook);
+        return new PromptAdapter(encoder, (t, _) => Encode(t), hook);
     }
 
     protected override Tensor EncoderOutput(PrefixTuningConfig config, IReadOnlyDictionary<string, Tensor> tensors) => Encode(tensors);

@@ -34,8 +34,15 @@ public sealed class PromptTuningTuner : PromptLearningTuner<PromptTuningConfig>
     public override PeftConfig CreateConfig(MethodSettings s)
     {
         var config = Start(s, new PromptTuningConfig { PromptTuningInit = Init.Get(s.Options), PromptTuningInitText = InitText.Get(s.Options) });
-        if (config.PromptTuningInit == "TEXT")
-            throw new PeftException("prompt_tuning_init TEXT is not supported for training yet (it needs the tokenizer's ids of prompt_tuning_init_text); use RANDOM or SAMPLE_VOCAB");
+        if (config.PromptTuningInit != "TEXT") return config;
+        if (string.IsNullOrEmpty(config.PromptTuningInitText))
+            throw new PeftException("prompt_tuning_init TEXT starts the virtual tokens from a text: give prompt_tuning_init_text (--prompt-tuning-init-text)");
+        var ids = s.Tokenize?.Invoke(config.PromptTuningInitText)
+            ?? throw new PeftException("prompt_tuning_init TEXT needs the base model's tokenizer, and none was given");
+        if (ids.Count == 0) throw new PeftException($"prompt_tuning_init_text \"{config.PromptTuningInitText}\" has no tokens");
+        config.InitTokenIds = [.. ids.Select(i => (long)i)];
+        // PEFT requires tokenizer_name_or_path with TEXT (its trainable reload tokenizes the text again); the base model's folder holds the tokenizer.
+        config.TokenizerNameOrPath ??= s.BaseModel;
         return config;
     }
 
@@ -45,8 +52,7 @@ public sealed class PromptTuningTuner : PromptLearningTuner<PromptTuningConfig>
     {
         int rows = config.TotalVirtualTokens, width = config.TokenDim!.Value;
         var initial = fromSaved ? zeros(rows, width, device: model.Device) : Initial(model, config, rows, width);
-        return new PromptAdapter([(PromptAdapter.SavedKey, initial)], t => t[PromptAdapter.SavedKey],
-            prompts => new VirtualTokensHook(prompts, config.NumVirtualTokens, config.TaskType));
+        return PromptAdapter.Held(initial, prompts => new VirtualTokensHook(prompts, config.NumVirtualTokens, config.TaskType));
     }
 
     private static Tensor Initial(PretrainedModel model, PromptTuningConfig config, int rows, int width)
