@@ -32,8 +32,10 @@ public sealed partial class PeftModel
     private void SelectModelAdapterHooks(IReadOnlyList<string> active)
     {
         var withHooks = active.Where(_modelAdapters.ContainsKey).ToList();
-        if (withHooks.Count > 1)
-            throw new PeftException($"adapters {string.Join(", ", withHooks.Select(a => $"\"{a}\""))} act on the model's inputs and cannot be active together");
+        // An adapter acting on the inputs (virtual tokens, a key/value prefix) is kept apart from every other adapter,
+        // as PEFT keeps prompt learning apart: one of them is active at a time.
+        if (withHooks.Count > 0 && active.Count > 1)
+            throw new PeftException($"adapter \"{withHooks[0]}\" acts on the model's inputs and is kept apart from the other adapters ({string.Join(", ", active.Where(a => a != withHooks[0]).Select(a => $"\"{a}\""))}): activate them one at a time");
         _hookAdapters = active.ToList();
         InstallModelAdapterHooks();
     }
