@@ -68,6 +68,19 @@ public class AdapterCommandTests : IDisposable
         AssertMatches(outPath, Path.Combine(Adapter("llama", "lora_modules_to_save"), "reference_outputs.safetensors"), "merged_", "llama");
     }
 
+    [Theory]
+    [InlineData("gpt2", "prompt_tuning")]
+    [InlineData("t5", "prefix_tuning")]
+    public void MergeRefusesAPromptAdapterWithTheReasonAndWritesNothing(string arch, string adapter)
+    {
+        var outDir = Path.Combine(_dir, "merged-" + adapter);
+        var (exit, _, err) = CliRunner.Run("merge", "--model", Fixtures.Model(arch), "--adapter", Adapter(arch, adapter), "--out", outDir);
+        Assert.Equal(2, exit);
+        Assert.Contains("cannot be merged: it acts on the model's inputs", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(outDir));
+    }
+
     [Fact]
     public void MergingATiedHeadCopyUntiesItInTheSavedConfig()
     {
