@@ -10,7 +10,8 @@ internal sealed record BaseModel(string Key, string TrainModel, string ForwardMo
     int Vocab, string SavedModule, Dictionary<string, string[]> PythonTargets);
 
 /// <summary>A method as `peft train` flags (our adapters, read by Python) or as a PEFT config (Python's, read by us).</summary>
-internal sealed record Method(string Label, string[] TrainArgs, Func<BaseModel, JsonObject>? PythonConfig = null);
+/// <param name="Merges">False for prompt learning: the prompt is an input, so there is no merged form to compare.</param>
+internal sealed record Method(string Label, string[] TrainArgs, Func<BaseModel, JsonObject>? PythonConfig = null, bool Merges = true);
 
 internal static class Cases
 {
@@ -30,6 +31,14 @@ internal static class Cases
         new("loha", ["--method", "loha"]),
         new("lokr", ["--method", "lokr"]),
         new("vera", ["--method", "vera"]),
+        new("prompt-tuning", ["--method", "prompt-tuning", "--num-virtual-tokens", "5"], Merges: false),
+        new("prompt-tuning TEXT init", ["--method", "prompt-tuning", "--num-virtual-tokens", "6", "--prompt-tuning-init", "TEXT",
+            "--prompt-tuning-init-text", "Classify the sentiment of this review"], Merges: false),
+        new("prompt-tuning SAMPLE_VOCAB", ["--method", "prompt-tuning", "--num-virtual-tokens", "5", "--prompt-tuning-init", "SAMPLE_VOCAB"], Merges: false),
+        new("prefix-tuning", ["--method", "prefix-tuning", "--num-virtual-tokens", "5"], Merges: false),
+        new("prefix-tuning projection", ["--method", "prefix-tuning", "--num-virtual-tokens", "5", "--prefix-projection", "--encoder-hidden-size", "32"], Merges: false),
+        new("p-tuning MLP", ["--method", "p-tuning", "--num-virtual-tokens", "5", "--encoder-hidden-size", "32"], Merges: false),
+        new("p-tuning LSTM", ["--method", "p-tuning", "--num-virtual-tokens", "5", "--encoder-reparameterization-type", "LSTM", "--encoder-hidden-size", "16"], Merges: false),
     ]);
 
     /// <summary>Adapters Python trains with dropout on (the reverse direction); targets are Python PEFT's defaults unless given.</summary>
@@ -42,6 +51,12 @@ internal static class Cases
         new("loha", [], b => Config(b, "LOHA", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
         new("lokr", [], b => Config(b, "LOKR", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
         new("vera", [], b => Config(b, "VERA", new() { ["r"] = 16, ["vera_dropout"] = 0.1, ["target_modules"] = Targets(b, "lora") })),
+        new("prompt-tuning", [], b => Config(b, "PROMPT_TUNING", new() { ["num_virtual_tokens"] = 5 }), Merges: false),
+        new("prefix-tuning projection", [], b => Config(b, "PREFIX_TUNING", new() { ["num_virtual_tokens"] = 5, ["prefix_projection"] = true, ["encoder_hidden_size"] = 32 }), Merges: false),
+        new("p-tuning LSTM dropout 0.1", [], b => Config(b, "P_TUNING", new()
+        {
+            ["num_virtual_tokens"] = 5, ["encoder_reparameterization_type"] = "LSTM", ["encoder_hidden_size"] = 16, ["encoder_dropout"] = 0.1,
+        }), Merges: false),
     ]);
 
     /// <summary>

@@ -133,7 +133,7 @@ public static class TrainConfigFile
         Check(!string.IsNullOrWhiteSpace(o.TrainData), "train_data is required (a JSON lines, CSV or Parquet file)");
         foreach (var spec in TrainingSchema.Relevant(o))
         {
-            if (spec.Method is { } method && method != o.Method)
+            if (spec.Method is { } method && !spec.AppliesTo(o.Method))
             {
                 errors.Add($"{spec.Key} is an option of method {method}, but method is {o.Method}");
                 continue;

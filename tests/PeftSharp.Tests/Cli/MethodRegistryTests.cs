@@ -90,6 +90,12 @@ public class MethodRegistryTests
         var e = Assert.Throws<PeftException>(() => TrainConfigFile.Validate(dora));
         Assert.Contains("use_dora is an option of method lora, but method is ia3", e.Message);
         TrainConfigFile.Validate(dora with { Method = "lora" });
+        // An option several methods share is valid for each of them (found by the interop check: peft train
+        // --method prompt-tuning --num-virtual-tokens 5 was refused), and still refused for the others.
+        var shared = TrainingSchema.Set(valid, PeftSharp.Tuners.PromptLearning.PromptLearningOptions.NumVirtualTokens, 5);
+        foreach (var method in new[] { "prompt-tuning", "prefix-tuning", "p-tuning" }) TrainConfigFile.Validate(shared with { Method = method });
+        Assert.Contains("num_virtual_tokens is an option of method prompt-tuning, prefix-tuning, p-tuning, but method is lora",
+            Assert.Throws<PeftException>(() => TrainConfigFile.Validate(shared with { Method = "lora" })).Message);
         var init = TrainingSchema.Set(valid, LoraOptions.InitLoraWeights, "loftq");
         Assert.Contains("init_lora_weights \"loftq\" is not supported", Assert.Throws<PeftException>(() => TrainConfigFile.Validate(init)).Message);
     }
