@@ -14,6 +14,7 @@ public static class Program
         ["lora-overhead"] = LoraOverheadBenchmark.Run,
         ["train"] = TrainingBenchmark.Run,
         ["generate"] = GenerationBenchmark.Run,
+        ["methods"] = MethodsBenchmark.Run,
     };
 
     public static int Main(string[] args)
