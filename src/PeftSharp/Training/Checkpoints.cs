@@ -19,6 +19,8 @@ public sealed class Checkpoints(string runDir, int keepLast)
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
     private const string Prefix = "step-";
+    /// <summary>Where the method's own training state (<see cref="IAdapterTraining.StateTensors"/>) goes in optimizer.safetensors.</summary>
+    private const string MethodPrefix = "method/";
 
     public string Root { get; } = Path.Combine(runDir, "checkpoints");
 
@@ -32,7 +34,9 @@ public sealed class Checkpoints(string runDir, int keepLast)
             else SaveFull(model, Path.Combine(temp, "model.safetensors"));
             using (var scope = NewDisposeScope())
             {
+                var method = (peft?.Training?.StateTensors() ?? []).Select(kv => new KeyValuePair<string, Tensor>(MethodPrefix + kv.Key, kv.Value.detach().cpu()));
                 var tensors = optimizer.StateTensors().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu()))
+                    .Concat(method)
                     .Append(new KeyValuePair<string, Tensor>("rng/cpu", torch.get_rng_state()));
                 SafetensorsWriter.Write(Path.Combine(temp, OptimizerFile), tensors,
                     new Dictionary<string, string> { ["optimizer_steps"] = optimizer.Steps.ToString(CultureInfo.InvariantCulture) });
@@ -82,6 +86,7 @@ public sealed class Checkpoints(string runDir, int keepLast)
         {
             using var adapter = SafetensorsFile.Open(Path.Combine(checkpointDir, "adapter", PeftModel.WeightsFile));
             peft.LoadAdapterWeights(adapter, PeftModel.DefaultAdapter);
+            RestoreMethodState(checkpointDir, peft);
             return;
         }
         using var file = SafetensorsFile.Open(Path.Combine(checkpointDir, "model.safetensors"));
@@ -91,6 +96,16 @@ public sealed class Checkpoints(string runDir, int keepLast)
             using var t = file.Load(name, p.device, p.dtype);
             p.copy_(t);
         }
+    }
+
+    /// <summary>The method's training state as of the checkpoint (AdaLoRA's averages and rank pattern), with the weights it belongs to.</summary>
+    private static void RestoreMethodState(string checkpointDir, PeftModel peft)
+    {
+        if (peft.Training is not { } method) return;
+        using var scope = NewDisposeScope();
+        using var file = SafetensorsFile.Open(Path.Combine(checkpointDir, OptimizerFile));
+        method.LoadState(file.Keys.Where(k => k.StartsWith(MethodPrefix, StringComparison.Ordinal))
+            .ToDictionary(k => k[MethodPrefix.Length..], k => file.Load(k), StringComparer.Ordinal));
     }
 
     /// <summary>Restores optimizer and RNG state from a checkpoint folder.</summary>

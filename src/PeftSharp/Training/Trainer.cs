@@ -12,7 +12,8 @@ namespace PeftSharp.Training;
 /// <summary>
 /// Trains an adapter (or, as a baseline, the whole model) on a task: gradient accumulation and clipping,
 /// scheduled learning rate, evaluation, best-checkpoint tracking, early stopping, checkpoints that resume
-/// exactly, and a clear stop on a non-finite loss. Every step runs in its own dispose scope.
+/// exactly, and a clear stop on a non-finite loss. Every step runs in its own dispose scope. A method's own training
+/// work (<see cref="IAdapterTraining"/>: a loss term, work after each optimizer step) is called through the adapter.
 /// </summary>
 public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer = null)
 {
@@ -194,6 +195,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     private (double Loss, long Tokens, double? GradNorm, bool Finite) OptimizerStep(TrainingRun run, List<TorchSharp.Modules.Parameter> parameters, int step)
     {
         var o = options;
+        var method = run.Peft?.Training;
         double loss = 0;
         long tokens = 0;
         for (int micro = 0; micro < o.GradientAccumulation; micro++)
@@ -202,6 +204,11 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             var batch = run.Loader.Next();
             var tensors = batch.ToTensors(run.Device);
             loss += TrainingStep.ForwardBackward(run.Model, run.Kind, tensors, 1.0 / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
+            if (method?.ExtraLoss() is { } extra)
+            {
+                extra.mul(1.0 / o.GradientAccumulation).backward();
+                loss += extra.item<float>() / o.GradientAccumulation;
+            }
             tokens += batch.TokenCount;
         }
         using (NewDisposeScope())
@@ -213,6 +220,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
                 double factor = run.Schedule.Factor(step);
                 foreach (var group in run.Optimizer.Groups) group.LearningRate = group.BaseLearningRate * factor;
                 run.Optimizer.Step();
+                method?.AfterOptimizerStep(step); // once per optimizer step, with the accumulated gradients
             }
             run.Optimizer.ZeroGrad();
             return (loss, tokens, gradNorm, finite);

@@ -89,6 +89,7 @@ internal sealed class TrainingRun : IDisposable
             var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);
             int stepsPerEpoch = (loader.BatchesPerEpoch + o.GradientAccumulation - 1) / o.GradientAccumulation;
             int total = o.MaxSteps ?? stepsPerEpoch * o.Epochs;
+            peft?.Training?.Begin(total); // a method that schedules over the run (AdaLoRA's budget) learns its length
             int warmup = o.WarmupSteps > 0 ? o.WarmupSteps : (int)Math.Ceiling(o.WarmupRatio * total);
             var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
             var optimizer = CreateOptimizer(o, model, peft, trainable);

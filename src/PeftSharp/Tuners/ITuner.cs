@@ -64,6 +64,11 @@ public interface ITuner
     /// </summary>
     IModelAdapter? CreateModelAdapter(PretrainedModel model, string adapter, PeftConfig config) => null;
     /// <summary>
+    /// What the method does while its adapter trains beyond the forward pass (a loss term, work after each optimizer step),
+    /// or null for nothing. Asked once per trainable adapter, through <see cref="PeftModel.Training"/>.
+    /// </summary>
+    IAdapterTraining? CreateTraining(PeftModel peft, string adapter, PeftConfig config) => null;
+    /// <summary>
     /// The prefix of saved keys for base-model modules (modules_to_save copies, trained base parameters). PEFT writes
     /// "base_model.model." under a tuner model; prompt-learning models wrap the base directly and write "base_model.".
     /// </summary>

@@ -156,6 +156,7 @@ public sealed partial class PeftModel
     public void DeleteAdapter(string adapter)
     {
         if (!_configs.Remove(adapter)) throw new PeftException($"no adapter \"{adapter}\"");
+        _training.Remove(adapter);
         foreach (var (_, layer) in Layers) if (layer.AdapterNames.Contains(adapter)) layer.DeleteAdapter(adapter);
         RemoveModelAdapter(adapter);
         if (ActiveAdapter == adapter && _configs.Count > 0) SetAdapter(_configs.Keys.First(), _trainable);

@@ -46,6 +46,9 @@ public sealed class AdaLoraLayer : DeltaWeightLayer
         yield return ($"lora_E.{adapter}", lora_E[adapter]);
     }
 
+    /// <summary>This layer's A, B, E of an adapter, for AdaLoRA's rank allocator.</summary>
+    public AdaLoraTriplets Triplets(string path, string adapter) => new(path, lora_A[adapter], lora_B[adapter], lora_E[adapter]);
+
     public override Tensor DeltaWeight(string adapter)
     {
         var s = _settings[adapter];
