@@ -21,6 +21,7 @@ public static class TunerRegistry
         new PromptLearning.PromptTuning.PromptTuningTuner(),
         new PromptLearning.PrefixTuning.PrefixTuningTuner(),
         new PromptLearning.PTuning.PTuningTuner(),
+        new Bottleneck.BottleneckTuner(),
     ];
 
     private static readonly Dictionary<string, ITuner> ByType = Rows.ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase);
