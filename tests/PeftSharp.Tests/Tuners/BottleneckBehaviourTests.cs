@@ -131,6 +131,10 @@ public sealed class BottleneckBehaviourTests
             Assert.Equal(BottleneckConfig.Type, config.GetString("peft_type"));
             Assert.True(config.GetBool("peftsharp_only", false));
             Assert.Equal("gelu", config.GetString("non_linearity"));
+            var card = File.ReadAllText(Path.Combine(dir, AdapterModelCard.FileName));
+            Assert.Contains("library_name: peftsharp", card); // not peft: the Hub must not offer it to Python PEFT
+            Assert.Contains("Python PEFT has no such method and cannot load it", card);
+            Assert.DoesNotContain("from peft import", card);
             using (var file = SafetensorsFile.Open(Path.Combine(dir, PeftModel.WeightsFile)))
             {
                 var keys = file.Keys.Where(k => !k.StartsWith("base_model.model.classifier.", StringComparison.Ordinal)).ToList();

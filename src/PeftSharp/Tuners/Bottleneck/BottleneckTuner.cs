@@ -59,6 +59,7 @@ public sealed class BottleneckTuner : ITuner
         Trains = true,
         Mergeable = false,
         NotMergeableBecause = BottleneckLayer.NotMergeable,
+        ReadByPythonPeft = false,
         Uses = SharedInputs.Dropout | SharedInputs.Targets,
         DefaultTargets = HoulsbyTargets.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
         Options = [ReductionFactor, Placement, NonLinearity],
