@@ -173,6 +173,41 @@ public sealed class BottleneckBehaviourTests
         Assert.All(q.Layers, l => Assert.EndsWith("q_proj", l.Path));
     }
 
+    [Fact]
+    public void TwoAdaptersAddUpAndEachBatchRowCanUseItsOwn()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var model = AutoModel.FromPretrained(Fixtures.Model("llama"));
+        var batch = Batch("llama");
+        var inputs = batch.Inputs;
+        var baseLogits = Logits(model, batch);
+        var random = new JsonObject { ["init_weights"] = false }; // random up-projections: each adapter changes the outputs
+        var peft = PeftModel.Create(model, Config(random), "a");
+        peft.AddAdapter("b", Config(random.DeepClone().AsObject()));
+        Tensor Run(params string[] active)
+        {
+            peft.SetActiveAdapters(active);
+            return Logits(model, batch);
+        }
+        var a = Run("a");
+        var b = Run("b");
+        var both = Run("a", "b");
+        Assert.False(a.allclose(baseLogits, 1e-4, 1e-4));
+        Assert.False(a.allclose(b, 1e-4, 1e-4));
+        Assert.False(both.allclose(a, 1e-4, 1e-4));
+
+        Tensor rows;
+        using (no_grad()) rows = peft.Forward(inputs, ["b", AdapterLayer.BaseRow]).Logits!;
+        Assert.True(rows[0].allclose(b[0], 1e-5, 1e-5), "row 0 uses adapter b alone");
+        Assert.True(rows[1].allclose(baseLogits[1], 1e-5, 1e-5), "row 1 uses the base alone");
+
+        using (peft.DisableAdapters())
+            Assert.True(Same(Logits(model, batch), baseLogits));
+        peft.Unload();
+        Assert.True(Same(Logits(model, batch), baseLogits), "unloading gives the base back untouched");
+    }
+
     [Theory]
     [InlineData("placement", "\"sideways\"", "placement")]
     [InlineData("non_linearity", "\"softmax\"", "non_linearity")]
