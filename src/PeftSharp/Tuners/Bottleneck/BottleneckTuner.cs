@@ -15,14 +15,14 @@ public sealed class BottleneckTuner : ITuner
     public const string MethodName = "bottleneck";
 
     public static readonly MethodOption<int> ReductionFactor = new(MethodName, "reduction_factor", 16,
-        new OptionAttribute("Bottleneck adapters: the bottleneck is the hidden size divided by this (16: hidden 768 gives 48)") { Min = 1, Max = 1 << 16 });
+        new OptionAttribute("The bottleneck width is the hidden size divided by this (16: hidden 768 gives 48)") { Min = 1, Max = 1 << 16 });
 
     public static readonly MethodOption<string> Placement = new(MethodName, "placement", BottleneckConfig.Houlsby,
-        new OptionAttribute("Bottleneck adapters: houlsby (after attention and the feed-forward block) or pfeiffer (after the feed-forward block only); picks the default targets")
+        new OptionAttribute("Where adapters go without target_modules: houlsby (after attention and the feed-forward block) or pfeiffer (after the feed-forward block only)")
         { Choices = BottleneckConfig.Placements });
 
     public static readonly MethodOption<string> NonLinearity = new(MethodName, "non_linearity", "relu",
-        new OptionAttribute("Bottleneck adapters: the nonlinearity between the down- and up-projection") { Choices = BottleneckConfig.NonLinearities });
+        new OptionAttribute("The nonlinearity between the adapter's down- and up-projection") { Choices = BottleneckConfig.NonLinearities });
 
     /// <summary>
     /// Houlsby's targets per model_type: the attention output projection(s) and the feed-forward output projection.
