@@ -221,6 +221,16 @@ public sealed class BottleneckBehaviourTests
     }
 
     [Fact]
+    public void ItIsReadButTheAnswerToAnUnknownPeftTypeStaysAboutPeftsTypes()
+    {
+        Assert.IsType<BottleneckTuner>(TunerRegistry.For("bottleneck"));
+        Assert.DoesNotContain(BottleneckConfig.Type, TunerRegistry.Supported);
+        var e = Assert.Throws<PeftException>(() => TunerRegistry.For("HRA"));
+        Assert.Equal($"peft_type \"HRA\" is not supported (supported: {string.Join(", ", TunerRegistry.Supported)})", e.Message);
+        Assert.DoesNotContain("BOTTLENECK", e.Message);
+    }
+
+    [Fact]
     public void TheTrainerTrainsItFromTheMethodOptions()
     {
         using var run = new TinyTrainingRun();
