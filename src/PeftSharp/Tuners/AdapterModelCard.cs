@@ -34,7 +34,9 @@ public static class AdapterModelCard
         var baseModel = root.BaseModelNameOrPath;
         bool hub = IsHubId(baseModel);
 
-        Set(front, "library_name", "peft");
+        // The Hub offers a library_name: peft folder to Python PEFT, which cannot load a method of PeftSharp's own.
+        bool peftReads = adapters.All(a => TunerRegistry.For(a.Config.PeftType).Description.ReadByPythonPeft);
+        Set(front, "library_name", peftReads ? "peft" : "peftsharp");
         if (hub) Set(front, "base_model", baseModel!);
         if (Pipeline(root.TaskType) is { } pipeline && !front.Children.ContainsKey(new YamlScalarNode("pipeline_tag"))) Set(front, "pipeline_tag", pipeline);
         var tags = new SortedSet<string>(StringComparer.Ordinal) { "peftsharp", "transformers" };
@@ -44,18 +46,22 @@ public static class AdapterModelCard
         if (hub) tags.Add("base_model:adapter:" + baseModel);
         front.Children[new YamlScalarNode("tags")] = new YamlSequenceNode(tags.Select(t => new YamlScalarNode(t)));
 
-        var text = new StringBuilder("---\n").Append(Yaml(front)).Append("---\n\n").Append(body ?? Body(adapters, baseModel, hub));
+        var text = new StringBuilder("---\n").Append(Yaml(front)).Append("---\n\n").Append(body ?? Body(adapters, baseModel, hub, peftReads));
         AtomicFile.WriteAllText(path, text.ToString());
     }
 
-    private static string Body(IReadOnlyList<(string Name, PeftConfig Config)> adapters, string? baseModel, bool hub)
+    private static string Body(IReadOnlyList<(string Name, PeftConfig Config)> adapters, string? baseModel, bool hub, bool peftReads)
     {
         var (_, root) = adapters[0];
         var title = TunerRegistry.For(root.PeftType).Description.Title;
         var b = new StringBuilder();
         b.Append($"# {title} adapter{(baseModel is null ? "" : $" for {baseModel}")}\n\n");
-        b.Append($"A parameter-efficient adapter made with PeftSharp (fine-tuning for .NET), saved in Hugging Face PEFT's own format: ")
-         .Append($"`{PeftModel.ConfigFile}` and `{PeftModel.WeightsFile}`, loaded as is by Python PEFT.\n\n");
+        if (peftReads)
+            b.Append($"A parameter-efficient adapter made with PeftSharp (fine-tuning for .NET), saved in Hugging Face PEFT's own format: ")
+             .Append($"`{PeftModel.ConfigFile}` and `{PeftModel.WeightsFile}`, loaded as is by Python PEFT.\n\n");
+        else
+            b.Append($"A parameter-efficient adapter made with PeftSharp (fine-tuning for .NET), saved as `{PeftModel.ConfigFile}` and `{PeftModel.WeightsFile}` ")
+             .Append("in a format of PeftSharp's own: Python PEFT has no such method and cannot load it; PeftSharp can.\n\n");
         foreach (var (name, config) in adapters)
         {
             var where = name == PeftModel.DefaultAdapter ? "this folder" : $"subfolder `{name}`";
@@ -67,6 +73,12 @@ public static class AdapterModelCard
             b.Append($"\nThe base model was given as {(baseModel is null ? "an in-memory model" : $"the folder `{baseModel}`")}: before sharing, set ")
              .Append("`base_model_name_or_path` in `adapter_config.json` (or train with `--base-model-name-or-path <org/name>`) to its Hub id, ")
              .Append("so that the Hub links the adapter to its base model.\n");
+        if (!peftReads)
+        {
+            b.Append("\n## How to use\n\nWith PeftSharp: `peft generate --model <base folder> --adapter <this folder> --prompt ...` (or `peft eval`, `peft forward`).\n");
+            b.Append($"\n### Framework versions\n\n- PeftSharp {Version()}\n");
+            return b.ToString();
+        }
         var id = baseModel ?? "<base model>";
         b.Append("\n## How to use\n\n```python\nfrom transformers import AutoModel  # or the task's Auto class\nfrom peft import PeftModel\n\n")
          .Append($"base = AutoModel.from_pretrained(\"{id}\")\nmodel = PeftModel.from_pretrained(base, \"<this folder or repo>\")\n");
@@ -75,9 +87,12 @@ public static class AdapterModelCard
         b.Append("```\n\nWith PeftSharp: `peft generate --model <base folder> --adapter <this folder> --prompt ...` (or `peft eval`, `peft forward`).\n");
         b.Append("\n### Framework versions\n\n")
          .Append($"- PEFT {PeftConfig.PeftVersion} (file format)\n")
-         .Append($"- PeftSharp {typeof(AdapterModelCard).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?"}\n");
+         .Append($"- PeftSharp {Version()}\n");
         return b.ToString();
     }
+
+    private static string Version() =>
+        typeof(AdapterModelCard).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?";
 
     /// <summary>The Hub's pipeline tag for a PEFT task type (PEFT itself only sets text-generation).</summary>
     private static string? Pipeline(string? taskType) => taskType switch

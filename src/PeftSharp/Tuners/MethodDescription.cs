@@ -36,6 +36,10 @@ public sealed record MethodDescription
     public required bool Trains { get; init; }
     /// <summary>Whether its update can be folded into the base weights (merge, merge_and_unload).</summary>
     public required bool Mergeable { get; init; }
+    /// <summary>When it cannot merge, why, as the end of the refusal ("... cannot be merged: &lt;this&gt;"); null says only that it does not.</summary>
+    public string? NotMergeableBecause { get; init; }
+    /// <summary>False for a method of PeftSharp's own (bottleneck adapters): Python PEFT has no such peft_type and cannot load its files.</summary>
+    public bool ReadByPythonPeft { get; init; } = true;
     /// <summary>Shared options it reads (the report shows only those).</summary>
     public SharedInputs Uses { get; init; }
     /// <summary>Where it goes when no target_modules are given, per model_type; PEFT's own tables.</summary>

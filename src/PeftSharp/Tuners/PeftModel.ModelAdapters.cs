@@ -82,8 +82,9 @@ public sealed partial class PeftModel
             if (!_configs.TryGetValue(adapter, out var config)) continue; // merging an unknown name does nothing, as before
             if (_modelAdapters.ContainsKey(adapter))
                 throw new PeftException($"adapter \"{adapter}\" ({config.PeftType}) cannot be merged: it acts on the model's inputs (virtual tokens or a key/value prefix), not on weights");
-            if (!TunerRegistry.For(config.PeftType).CanMerge(config))
-                throw new PeftException($"adapter \"{adapter}\" ({config.PeftType}) cannot be merged: the method does not support merging");
+            var tuner = TunerRegistry.For(config.PeftType);
+            if (!tuner.CanMerge(config))
+                throw new PeftException($"adapter \"{adapter}\" ({config.PeftType}) cannot be merged: {tuner.Description.NotMergeableBecause ?? "the method does not support merging"}");
         }
     }
 

@@ -21,6 +21,7 @@ public static class TunerRegistry
         new PromptLearning.PromptTuning.PromptTuningTuner(),
         new PromptLearning.PrefixTuning.PrefixTuningTuner(),
         new PromptLearning.PTuning.PTuningTuner(),
+        new Bottleneck.BottleneckTuner(),
     ];
 
     private static readonly Dictionary<string, ITuner> ByType = Rows.ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase);
@@ -29,8 +30,13 @@ public static class TunerRegistry
     /// <summary>Every method, in the order people meet them.</summary>
     public static IReadOnlyList<ITuner> All => Rows;
 
-    /// <summary>peft_type values we read.</summary>
-    public static IReadOnlyCollection<string> Supported => ByType.Keys;
+    /// <summary>
+    /// PEFT's peft_type values we read (the ones PEFT fixtures test), and the list an unknown peft_type is answered with.
+    /// Methods of PeftSharp's own (<see cref="MethodDescription.ReadByPythonPeft"/> false) are read too but not listed:
+    /// a file that names them was written here, and the answer to a file PEFT wrote stays about PEFT's types.
+    /// </summary>
+    public static IReadOnlyCollection<string> Supported { get; } =
+        Rows.Where(t => t.Description.ReadByPythonPeft).ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase).Keys;
 
     /// <summary>CLI names of the methods <c>peft train</c> can train.</summary>
     public static IReadOnlyList<string> TrainableNames => Rows.Where(t => t.Description.Trains).Select(t => t.Description.Name).ToList();
@@ -39,7 +45,7 @@ public static class TunerRegistry
     private static readonly ConcurrentDictionary<string, ITuner> Temporary = new(StringComparer.OrdinalIgnoreCase);
 
     public static ITuner For(string peftType) => ByType.TryGetValue(peftType, out var tuner) || Temporary.TryGetValue(peftType, out tuner) ? tuner
-        : throw new PeftException($"peft_type \"{peftType}\" is not supported (supported: {string.Join(", ", ByType.Keys)})");
+        : throw new PeftException($"peft_type \"{peftType}\" is not supported (supported: {string.Join(", ", Supported)})");
 
     /// <summary>The method with this CLI name ("lora"), or null.</summary>
     public static ITuner? Named(string name) => ByName.GetValueOrDefault(name);
