@@ -10,7 +10,7 @@ namespace PeftSharp.Bench.Benchmarks;
 /// all-MiniLM-L6-v2, UCI sentences, mean pooling, 3 epochs, batch 16) trained by each method with the learning rate
 /// given in <see cref="Rows"/>, every run a fresh `peft train` process exactly as a user types it, for each seed.
 /// Prints validation accuracy (mean and range over seeds), trainable parameters and training time.
-/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- methods [--seeds N] [--only head,lora,...]</code>
+/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- methods [--seeds N] [--only head,lora,...] [--threads N]</code>
 /// Runs go to artifacts/methods/&lt;method&gt;-seed&lt;s&gt; (a finished one is reused; delete the folder to rerun it).
 /// </summary>
 public static partial class MethodsBenchmark
@@ -34,6 +34,8 @@ public static partial class MethodsBenchmark
     public static int Run(string[] args)
     {
         int seeds = Flag(args, "--seeds") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1;
+        // Threads per run (default: the tool's, every core); fewer leave room for other work, and all rows share it.
+        var threads = Flag(args, "--threads");
         var only = Flag(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var repo = FindRepo();
         var peft = Path.Combine(repo, "src", "PeftSharp.Cli", "bin", "Release", "net10.0", "peft.dll");
@@ -55,7 +57,8 @@ public static partial class MethodsBenchmark
                     if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
                     Console.Error.WriteLine($"[methods {DateTime.Now:HH:mm:ss}] {name}, seed {seed}");
                     var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-                    foreach (var a in (string[])[peft, "train", .. extra, "--learning-rate", lr, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--output", dir])
+                    foreach (var a in (string[])[peft, "train", .. extra, "--learning-rate", lr, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--output", dir, "--frozen-baseline", "false",
+                        .. (threads is null ? Array.Empty<string>() : ["--threads", threads])])
                         psi.ArgumentList.Add(a);
                     using var child = Process.Start(psi)!;
                     var stdout = child.StandardOutput.ReadToEndAsync();
@@ -84,7 +87,7 @@ public static partial class MethodsBenchmark
             Console.WriteLine($"| {name} | {lr} | {runs[0].Trainable} | {accuracy} | {seconds[seconds.Count / 2]:F0} s |");
         }
         Console.WriteLine($"bundled MiniLM sentiment run (peft train defaults: 3 epochs, batch 16, max_length 64, mean pooling), {seeds} seed(s) each "
-            + $"(accuracy: mean and range; time: median); {Environment.ProcessorCount} cores; runs in artifacts/methods");
+            + $"(accuracy: mean and range; time: median); {threads ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)} thread(s) per run; runs in artifacts/methods");
         return 0;
     }
 
