@@ -31,6 +31,8 @@ internal static class Cases
         new("loha", ["--method", "loha"]),
         new("lokr", ["--method", "lokr"]),
         new("vera", ["--method", "vera"]),
+        // 12 steps: 3 of warm-up, masking to the budget through step 8, the last 3 with the final rank pattern.
+        new("adalora", ["--method", "adalora", "--init-r", "6", "--target-r", "2", "--tinit", "3", "--tfinal", "3"]),
         new("prompt-tuning", ["--method", "prompt-tuning", "--num-virtual-tokens", "5"], Merges: false),
         new("prompt-tuning TEXT init", ["--method", "prompt-tuning", "--num-virtual-tokens", "6", "--prompt-tuning-init", "TEXT",
             "--prompt-tuning-init-text", "Classify the sentiment of this review"], Merges: false),
