@@ -32,12 +32,12 @@ stack.Run("dotnet", ["build", Path.Combine(repo, "src", "PeftSharp.Cli"), "-c", 
 
 // --- models -----------------------------------------------------------------------------------------------------
 var models = Path.Combine(work, "models");
-if (!File.Exists(Path.Combine(models, "llama", "model.safetensors")))
+if (!File.Exists(Path.Combine(models, "llama-mqa", "model.safetensors")))
 {
     Say("making the small causal LMs with transformers");
     stack.Python("make_models.py", models);
 }
-foreach (var name in new[] { "gpt2", "llama" })
+foreach (var name in new[] { "gpt2", "llama", "llama-mqa" })
 {
     var dir = Path.Combine(models, name);
     foreach (var file in new[] { "vocab.json", "merges.txt" })
@@ -66,7 +66,10 @@ var bases = new List<BaseModel>
         50257, "lm_head", new() { ["lora"] = ["c_attn"], ["ia3"] = ["c_attn", "mlp.c_proj"], ["ia3_ff"] = ["mlp.c_proj"], ["lycoris"] = ["c_attn"] }),
     new("llama", Path.Combine(models, "llama"), Path.Combine(models, "llama"), "CAUSAL_LM", causal,
         50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"] }),
-}.Where(b => only is null || only.Contains(b.Key)).ToList();
+    // Multi-query attention: a prefix has one key/value head (run it with `llama-mqa`; not in the default set).
+    new("llama-mqa", Path.Combine(models, "llama-mqa"), Path.Combine(models, "llama-mqa"), "CAUSAL_LM", causal,
+        50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"] }),
+}.Where(b => only is null ? b.Key != "llama-mqa" : only.Contains(b.Key)).ToList();
 
 var rows = new List<Row>();
 var jobs = new JsonArray();
@@ -112,6 +115,8 @@ var trained = new Dictionary<(string, string), string>();
 foreach (var b in bases)
 {
     var inputs = WriteInputs(Path.Combine(work, $"inputs-{b.Key}.json"), b.Vocab, b.Key == "minilm");
+    // Prompt rows also mix padding sides in one batch (row 0 padded on the right, row 1 on the left), as issue 12 asks.
+    var mixed = WriteInputs(Path.Combine(work, $"inputs-{b.Key}-mixed.json"), b.Vocab, b.Key == "minilm", leftPadSecond: true);
     foreach (var m in Cases.Ours(b).Where(m => Wanted(m.Label)))
     {
         var row = new Row("PeftSharp -> PEFT", b.Key, m.Label) { Merges = m.Merges };
@@ -124,7 +129,7 @@ foreach (var b in bases)
                 "--warmup-ratio", "0", "--seed", "1", "--output", run]);
             var adapter = Path.Combine(run, "adapter");
             trained[(b.Key, m.Label)] = adapter;
-            Forward(row, b, inputs, [(adapter, PeftModel.DefaultAdapter, null)]);
+            Forward(row, b, m.Merges ? inputs : mixed, [(adapter, PeftModel.DefaultAdapter, null)]);
         });
     }
     // Several adapters saved from one PeftModel: the first at the root, the other in a subfolder named after it.
@@ -174,7 +179,7 @@ if (pyJobs.Count > 0)
     try { stack.Python("train_peft.py", pyJobsPath); } catch (InteropFailure e) { pythonTrainError = e.Message; }
 foreach (var (b, m, dir) in pyAdapters)
 {
-    var inputs = Path.Combine(work, $"inputs-{b.Key}.json");
+    var inputs = Path.Combine(work, m.Merges ? $"inputs-{b.Key}.json" : $"inputs-{b.Key}-mixed.json");
     var row = new Row("PEFT -> PeftSharp", b.Key, m.Label) { Error = pythonTrainError, Merges = m.Merges };
     if (pythonTrainError != null) { rows.Add(row); continue; }
     Say($"{b.Key}: reading Python's {m.Label}");
@@ -223,12 +228,15 @@ static string FindRepo()
     throw new InvalidOperationException("run from inside the PeftSharp checkout");
 }
 
-/// <summary>Two rows of token ids, the second with its last three positions padded (attention 0).</summary>
-static string WriteInputs(string path, int vocab, bool tokenTypes)
+/// <summary>Two rows of token ids, the second with its last three positions padded (attention 0); with
+/// leftPadSecond the first row has its last two padded and the second its first three: both sides in one batch.</summary>
+static string WriteInputs(string path, int vocab, bool tokenTypes, bool leftPadSecond = false)
 {
     var random = new Random(7);
     int[][] ids = [Enumerable.Range(0, 12).Select(_ => random.Next(1, vocab - 1)).ToArray(), Enumerable.Range(0, 12).Select(_ => random.Next(1, vocab - 1)).ToArray()];
-    int[][] mask = [Enumerable.Repeat(1, 12).ToArray(), Enumerable.Range(0, 12).Select(i => i < 9 ? 1 : 0).ToArray()];
+    int[][] mask = leftPadSecond
+        ? [Enumerable.Range(0, 12).Select(i => i < 10 ? 1 : 0).ToArray(), Enumerable.Range(0, 12).Select(i => i >= 3 ? 1 : 0).ToArray()]
+        : [Enumerable.Repeat(1, 12).ToArray(), Enumerable.Range(0, 12).Select(i => i < 9 ? 1 : 0).ToArray()];
     var o = new Dictionary<string, int[][]> { ["input_ids"] = ids, ["attention_mask"] = mask };
     if (tokenTypes) o["token_type_ids"] = [new int[12], new int[12]];
     File.WriteAllText(path, JsonSerializer.Serialize(o));

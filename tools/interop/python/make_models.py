@@ -2,7 +2,8 @@
 
     py.sh make_models.py OUT_DIR
 
-Writes OUT_DIR/gpt2 (GPT2LMHeadModel) and OUT_DIR/llama (LlamaForCausalLM: grouped-query attention, untied head),
+Writes OUT_DIR/gpt2 (GPT2LMHeadModel), OUT_DIR/llama (LlamaForCausalLM: grouped-query attention, untied head) and
+OUT_DIR/llama-mqa (multi-query: one key/value head),
 both with GPT-2's 50,257-token vocabulary so that the driver can add GPT-2's real byte-level BPE files beside them
 (PeftSharp tokenizes the training text; Python only ever sees token ids). Folders made by transformers'
 save_pretrained, so loading them is itself part of the check.
@@ -32,6 +33,12 @@ def main(out):
                                      bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=False,
                                      rms_norm_eps=1e-6)
     save(transformers.LlamaForCausalLM(llama), os.path.join(out, "llama"))
+    torch.manual_seed(2)
+    mqa = transformers.LlamaConfig(vocab_size=50257, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=128,
+                                   bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=False,
+                                   rms_norm_eps=1e-6)
+    save(transformers.LlamaForCausalLM(mqa), os.path.join(out, "llama-mqa"))
 
 
 if __name__ == "__main__":
