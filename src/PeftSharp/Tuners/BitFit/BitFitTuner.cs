@@ -20,14 +20,21 @@ public sealed class BitFitTuner : ITuner
         Trains = true,
         Mergeable = true,
         ReadByPythonPeft = false,
-        Uses = SharedInputs.Targets,
+        // target_modules narrows it, but its default is every bias rather than modules per model_type, so the
+        // shared "targets" line of the report would mislead: Describe says which biases instead.
+        Uses = SharedInputs.None,
     };
 
     public PeftConfig ReadConfig(JsonConfig json) => BitFitConfig.Read(json);
 
     public PeftConfig CreateConfig(MethodSettings s) => s.Common(new BitFitConfig { Targets = s.Targets });
 
-    public string Describe(MethodSettings s) => s.Targets.HasTargets ? "BitFit (biases of target_modules)" : "BitFit (all biases)";
+    public string Describe(MethodSettings s) => s.Targets switch
+    {
+        { TargetRegex: { } regex } => $"BitFit (biases of modules matching {regex})",
+        { TargetList: { Count: > 0 } list } => $"BitFit (biases of {string.Join(", ", list)})",
+        _ => "BitFit (all biases)",
+    };
 
     private static bool HasBias(torch.nn.Module m) => m is torch.nn.Module<torch.Tensor, torch.Tensor> && BitFitLayer.BiasOf(m) is not null;
 

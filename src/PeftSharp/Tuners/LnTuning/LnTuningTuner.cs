@@ -9,7 +9,11 @@ namespace PeftSharp.Tuners.LnTuning;
 /// </summary>
 public sealed class LnTuningTuner : ITuner
 {
-    /// <summary>PEFT's TRANSFORMERS_MODELS_TO_LNTUNING_TARGET_MODULES_MAPPING for the model types PeftSharp runs (it has none for BERT).</summary>
+    /// <summary>
+    /// PEFT's TRANSFORMERS_MODELS_TO_LNTUNING_TARGET_MODULES_MAPPING for the model types PeftSharp runs, plus BERT's
+    /// LayerNorm modules, for which PEFT has no entry (it asks for target_modules). The resolved names are written to
+    /// target_modules, so Python PEFT loads such an adapter all the same.
+    /// </summary>
     private static readonly Dictionary<string, IReadOnlyList<string>> Defaults = new(StringComparer.Ordinal)
     {
         ["gpt2"] = ["ln_1", "ln_2", "ln_f"],
@@ -18,6 +22,7 @@ public sealed class LnTuningTuner : ITuner
         ["qwen2"] = ["post_attention_layernorm"],
         ["t5"] = ["layer_norm", "final_layer_norm"],
         ["mt5"] = ["layer_norm", "final_layer_norm"],
+        ["bert"] = ["LayerNorm"],
     };
 
     public MethodDescription Description { get; } = new()
