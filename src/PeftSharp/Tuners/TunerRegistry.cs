@@ -22,6 +22,8 @@ public static class TunerRegistry
         new PromptLearning.PrefixTuning.PrefixTuningTuner(),
         new PromptLearning.PTuning.PTuningTuner(),
         new Bottleneck.BottleneckTuner(),
+        new LnTuning.LnTuningTuner(),
+        new BitFit.BitFitTuner(),
     ];
 
     private static readonly Dictionary<string, ITuner> ByType = Rows.ToDictionary(t => t.Description.PeftType, StringComparer.OrdinalIgnoreCase);

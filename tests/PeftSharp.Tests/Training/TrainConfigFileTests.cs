@@ -312,7 +312,7 @@ public class TrainConfigFileTests
         { "optimizer=adam", "optimizer \"adam\" is not one of adamw, sgd" },
         { "scheduler=step", "scheduler \"step\" is not one of constant, linear, cosine" },
         { "pooling=max", "pooling \"max\" is not one of cls, mean" },
-        { "method=prefix", "method \"prefix\" is not one of lora, ia3, loha, lokr, vera, adalora, prompt-tuning, prefix-tuning, p-tuning, bottleneck, full, head" },
+        { "method=prefix", "method \"prefix\" is not one of lora, ia3, loha, lokr, vera, adalora, prompt-tuning, prefix-tuning, p-tuning, bottleneck, ln-tuning, bitfit, full, head" },
         { "metric_for_best=bleu", "metric_for_best \"bleu\" is not one of auto, loss, accuracy, f1, perplexity" },
         { "init_lora_weights=loftq", "init_lora_weights \"loftq\" is not supported" },
         { "device=gpu", "device \"gpu\" is not a device name" },

@@ -27,13 +27,15 @@ public class DeterministicInferenceTests
         using var scope = NewDisposeScope();
         using var dir = new TempDir();
         var tuner = TunerRegistry.Named(method)!;
-        using (var trained = TinyModels.Create(TinyModels.Llama()))
+        // With biases in attention, so that every method has something to adapt (BitFit trains biases only).
+        var llama = TinyModels.Llama(c => c["attention_bias"] = true);
+        using (var trained = TinyModels.Create(llama))
         {
             trained.train();
             var config = tuner.CreateConfig(new MethodSettings { Rank = 4, Alpha = 8, Dropout = 0.5, Seed = 3, TaskType = "CAUSAL_LM" });
             PeftModel.Create(trained, config).Save(dir.Path);
         }
-        using var model = TinyModels.Create(TinyModels.Llama());
+        using var model = TinyModels.Create(llama);
         var peft = PeftModel.Load(model, dir.Path);
         Assert.All(ModuleTree.NamedModules(model), m => Assert.False(m.Module.training, $"{method}: {m.Name} is in training mode after loading"));
         var inputs = new ModelInputs { InputIds = TinyModels.Ids(new long[,] { { 1, 2, 3, 4, 5, 6 }, { 7, 8, 9, 10, 11, 12 } }) };

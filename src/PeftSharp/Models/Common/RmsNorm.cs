@@ -17,6 +17,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The epsilon added to the mean square; copies of the norm (LN tuning) are made with the same.</summary>
+    public double Eps => _eps;
+
     public override Tensor forward(Tensor x)
     {
         var dtype = x.dtype;
