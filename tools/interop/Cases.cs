@@ -33,6 +33,7 @@ internal static class Cases
         new("vera", ["--method", "vera"]),
         // 12 steps: 3 of warm-up, masking to the budget through step 8, the last 3 with the final rank pattern.
         new("adalora", ["--method", "adalora", "--init-r", "6", "--target-r", "2", "--tinit", "3", "--tfinal", "3"]),
+        new("ln-tuning", ["--method", "ln-tuning"]),
         new("prompt-tuning", ["--method", "prompt-tuning", "--num-virtual-tokens", "5"], Merges: false),
         new("prompt-tuning TEXT init", ["--method", "prompt-tuning", "--num-virtual-tokens", "6", "--prompt-tuning-init", "TEXT",
             "--prompt-tuning-init-text", "Classify the sentiment of this review"], Merges: false),
@@ -53,6 +54,7 @@ internal static class Cases
         new("loha", [], b => Config(b, "LOHA", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
         new("lokr", [], b => Config(b, "LOKR", new() { ["r"] = 4, ["alpha"] = 8, ["module_dropout"] = 0.1, ["rank_dropout"] = 0.1, ["target_modules"] = Targets(b, "lycoris") })),
         new("vera", [], b => Config(b, "VERA", new() { ["r"] = 16, ["vera_dropout"] = 0.1, ["target_modules"] = Targets(b, "lora") })),
+        new("ln-tuning", [], b => Config(b, "LN_TUNING", new() { ["target_modules"] = Targets(b, "ln") })),
         new("prompt-tuning", [], b => Config(b, "PROMPT_TUNING", new() { ["num_virtual_tokens"] = 5 }), Merges: false),
         new("prefix-tuning projection", [], b => Config(b, "PREFIX_TUNING", new() { ["num_virtual_tokens"] = 5, ["prefix_projection"] = true, ["encoder_hidden_size"] = 32 }), Merges: false),
         new("p-tuning LSTM dropout 0.1", [], b => Config(b, "P_TUNING", new()

@@ -61,14 +61,14 @@ string[] causal = ["--task", "instruction", "--data", instructions, "--max-lengt
 var bases = new List<BaseModel>
 {
     new("minilm", minilm, minilmCls, "SEQ_CLS", ["--data", Path.Combine(repo, "data", "uci-sentiment", "uci-sentiment.jsonl"), "--pooling", "cls", "--batch-size", "8", "--max-length", "48"],
-        30522, "pooler.dense", new() { ["lora"] = ["query", "value"], ["ia3"] = ["key", "value", "output.dense"], ["ia3_ff"] = ["output.dense"], ["lycoris"] = ["query", "value"] }),
+        30522, "pooler.dense", new() { ["lora"] = ["query", "value"], ["ia3"] = ["key", "value", "output.dense"], ["ia3_ff"] = ["output.dense"], ["lycoris"] = ["query", "value"], ["ln"] = ["LayerNorm"] }),
     new("gpt2", Path.Combine(models, "gpt2"), Path.Combine(models, "gpt2"), "CAUSAL_LM", causal,
-        50257, "lm_head", new() { ["lora"] = ["c_attn"], ["ia3"] = ["c_attn", "mlp.c_proj"], ["ia3_ff"] = ["mlp.c_proj"], ["lycoris"] = ["c_attn"] }),
+        50257, "lm_head", new() { ["lora"] = ["c_attn"], ["ia3"] = ["c_attn", "mlp.c_proj"], ["ia3_ff"] = ["mlp.c_proj"], ["lycoris"] = ["c_attn"], ["ln"] = ["ln_1", "ln_2", "ln_f"] }),
     new("llama", Path.Combine(models, "llama"), Path.Combine(models, "llama"), "CAUSAL_LM", causal,
-        50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"] }),
+        50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"], ["ln"] = ["input_layernorm", "post_attention_layernorm", "norm"] }),
     // Multi-query attention: a prefix has one key/value head (run it with `llama-mqa`; not in the default set).
     new("llama-mqa", Path.Combine(models, "llama-mqa"), Path.Combine(models, "llama-mqa"), "CAUSAL_LM", causal,
-        50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"] }),
+        50257, "lm_head", new() { ["lora"] = ["q_proj", "v_proj"], ["ia3"] = ["k_proj", "v_proj", "down_proj"], ["ia3_ff"] = ["down_proj"], ["lycoris"] = ["q_proj", "v_proj"], ["ln"] = ["input_layernorm", "post_attention_layernorm", "norm"] }),
 }.Where(b => only is null ? b.Key != "llama-mqa" : only.Contains(b.Key)).ToList();
 
 var rows = new List<Row>();
