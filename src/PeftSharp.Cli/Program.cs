@@ -38,6 +38,7 @@ public static class Program
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(PretrainCommand.Create());
         HelpText.Apply(root);
         return root;
     }
