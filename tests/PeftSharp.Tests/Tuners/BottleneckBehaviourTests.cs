@@ -9,6 +9,7 @@ using PeftSharp.Training;
 using PeftSharp.Tuners;
 using PeftSharp.Tuners.Bottleneck;
 using static TorchSharp.torch;
+using static PeftSharp.Tests.Tuners.SmallMethodBatches;
 
 namespace PeftSharp.Tests.Tuners;
 
@@ -30,30 +31,8 @@ public sealed class BottleneckBehaviourTests
     };
 
     private const int Hidden = 64; // every fixture's hidden size
-    /// <summary>BERT's fixture is a classifier: as in PEFT its new head (64 -> 2) trains and is saved with the adapter.</summary>
-    private static int HeadParameters(string arch) => arch == "bert" ? Hidden * 2 + 2 : 0;
 
     private static int Wrapped(PeftModel peft) => peft.Layers.Count(l => l.Layer is BottleneckLayer);
-
-    private static TaskKind Kind(string arch) => arch switch
-    {
-        "bert" => TaskKind.SequenceClassification,
-        "t5" => TaskKind.Seq2SeqLm,
-        _ => TaskKind.CausalLm,
-    };
-
-    private static BatchTensors Batch(string arch)
-    {
-        var ids = TinyModels.Ids(new long[,] { { 5, 6, 7, 8, 9, 10 }, { 11, 12, 13, 14, 15, 16 } });
-        var inputs = new ModelInputs { InputIds = ids, AttentionMask = ones_like(ids) };
-        return arch switch
-        {
-            "bert" => new BatchTensors(inputs, tensor(new long[] { 0, 1 })),
-            "t5" => new BatchTensors(inputs with { DecoderInputIds = TinyModels.Ids(new long[,] { { 0, 21, 22 }, { 0, 23, 24 } }) },
-                TinyModels.Ids(new long[,] { { 21, 22, 1 }, { 23, 24, 1 } })),
-            _ => new BatchTensors(inputs, ids),
-        };
-    }
 
     private static BottleneckConfig Config(JsonObject? fields = null)
     {
@@ -61,14 +40,6 @@ public sealed class BottleneckBehaviourTests
         o["peft_type"] = BottleneckConfig.Type;
         return BottleneckConfig.Read(new JsonConfig(o, "test config"));
     }
-
-    private static Tensor Logits(PretrainedModel model, BatchTensors batch)
-    {
-        using (no_grad()) return model.forward(batch.Inputs).Logits!;
-    }
-
-    /// <summary>Equal in every element (not within a tolerance).</summary>
-    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
     [Theory]
     [MemberData(nameof(Architectures))]

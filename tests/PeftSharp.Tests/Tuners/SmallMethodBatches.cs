@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace PeftSharp.Tests.Tuners;
 
-/// <summary>One small training batch per fixture architecture, and its loss kind, for the behaviour tests of LN tuning and BitFit.</summary>
+/// <summary>One small training batch per fixture architecture, and its loss kind, for the behaviour tests of the bottleneck, LN tuning and BitFit methods.</summary>
 internal static class SmallMethodBatches
 {
     public static TaskKind Kind(string arch) => arch switch
