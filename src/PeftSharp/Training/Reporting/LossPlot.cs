@@ -25,7 +25,7 @@ public static class LossPlot
     private static readonly Color[] ReferenceColors = [Color.FromHex("#7f7f7f"), Color.FromHex("#9467bd"), Color.FromHex("#8c564b")];
 
     /// <summary>A sans-serif family the system has: ScottPlot's own choice falls on a serif font on Debian.</summary>
-    private static readonly Lazy<string?> SansFont = new(() =>
+    internal static readonly Lazy<string?> SansFont = new(() =>
     {
         var families = SkiaSharp.SKFontManager.Default.GetFontFamilies();
         return new[] { "DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica" }.FirstOrDefault(families.Contains);
