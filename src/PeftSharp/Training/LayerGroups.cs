@@ -162,7 +162,16 @@ public sealed class LayerGroups
         if (!hasBiases && Layers(LayerGroupKind.Bias).Count > 0)
             throw Error($"bias groups train bias terms, and this {model.Config.ModelType} model has none in its layers");
 
-        var peft = PeftModel.Create(model, tuner.CreateConfig(settings with { Targets = settings.Targets with { LayersToTransform = adapterLayers } }));
+        PeftConfig config;
+        try
+        {
+            config = tuner.CreateConfig(settings with { Targets = settings.Targets with { LayersToTransform = adapterLayers } });
+        }
+        catch (PeftException e)
+        {
+            throw Error($"the adapter groups put {tuner.Description.Title} into some layers only (layers_to_transform), which it cannot do: {e.Message}");
+        }
+        var peft = PeftModel.Create(model, config);
         if (peft.ModelAdapters.Count > 0)
             throw Error($"{tuner.Description.Title} acts on the model's inputs rather than in layers; choose a method that wraps target modules");
         foreach (var (path, _) in peft.Layers)

@@ -93,6 +93,38 @@ public sealed class LayerGroupsTests
         Assert.Equal(Spafit, TrainConfigFile.ParseYaml(TrainConfigFile.ToYaml(o), "config.yaml").LayerGroups);
     }
 
+    [Fact]
+    public void AModelWithoutBiasesTakesAdapterGroupsButNoBiasGroups()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Llama());
+        var e = Assert.Throws<PeftException>(() => TrainingMethods.Adapt(model, new TrainingOptions { LayerGroups = "0:bias,1:adapter" }, TaskKind.CausalLm, _ => { }));
+        Assert.Equal("layer_groups: bias groups train bias terms, and this llama model has none in its layers", e.Message);
+        var peft = TrainingMethods.Adapt(model, new TrainingOptions { LayerGroups = "0:frozen,1:adapter" }, TaskKind.CausalLm, _ => { })!;
+        Assert.Equal([PeftModel.DefaultAdapter], peft.ActiveAdapters);
+        Assert.All(peft.TrainableNamedParameters(), t => Assert.Equal(1, TargetSelector.LayerIndex(t.Name)));
+    }
+
+    [Fact]
+    public void LnTuningTakesNoGroupsAndBitFitLeavesItsNormsAlone()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Tiny("bert");
+        // PEFT's LN_TUNING has no layers_to_transform: refused in one line, before anything is wrapped.
+        var e = Assert.Throws<PeftException>(() => TrainingMethods.Adapt(model, new TrainingOptions { Method = "ln-tuning", LayerGroups = Spafit }, TaskKind.SequenceClassification, _ => { }));
+        Assert.StartsWith("layer_groups: the adapter groups put LN tuning into some layers only (layers_to_transform), which it cannot do: ", e.Message);
+        Assert.DoesNotContain(model.named_parameters(), p => p.name.Contains("base_layer"));
+
+        // BitFit added to LN tuning: the tuned norms' copies hold their biases, so BitFit copies only the others.
+        var peft = PeftModel.Create(model, TunerRegistry.Named("ln-tuning")!.CreateConfig(new MethodSettings()));
+        peft.AddAdapter("b", TunerRegistry.Named("bitfit")!.CreateConfig(new MethodSettings()), inferTaskType: false);
+        peft.SetActiveAdapters([PeftModel.DefaultAdapter, "b"], trainable: true);
+        var names = peft.TrainableNamedParameters().Select(t => t.Name).ToList();
+        Assert.Contains("bert.encoder.layer.2.output.LayerNorm.ln_tuning_layers.default.bias", names);
+        Assert.DoesNotContain(names, n => n.Contains("LayerNorm.base_layer", StringComparison.Ordinal));
+        Assert.Contains("bert.encoder.layer.2.output.dense.bias.b", names);
+    }
+
     public static TheoryData<string> Architectures => new() { "gpt2", "bert" };
 
     private static PretrainedModel Tiny(string arch) => arch == "gpt2"
@@ -184,6 +216,17 @@ public sealed class LayerGroupsTests
             Assert.True(Same(Logits(fresh, batch), trained), $"{arch}: the reloaded groups give other outputs");
             using (loaded.DisableAdapters())
                 Assert.False(Logits(fresh, batch).allclose(trained, 1e-6, 1e-6), $"{arch}: disabled, the base alone computes");
+            // The active-adapter list is a file like any other: a name that leaves the folder is refused in one line.
+            using (var third = Tiny(arch))
+            {
+                var listed = Path.Combine(dir, PeftModel.ActiveAdaptersFile);
+                var good = File.ReadAllText(listed);
+                File.WriteAllText(listed, """{ "active_adapters": ["default", "../elsewhere"] }""");
+                var e = Assert.Throws<PeftException>(() => PeftModel.Load(third, dir));
+                Assert.Equal($"{listed}: \"active_adapters\" names \"../elsewhere\", which is not the name of a subfolder adapter", e.Message);
+                File.WriteAllText(listed, good);
+            }
+
             var merged = loaded.MergeAndUnload();
             Assert.DoesNotContain(merged.named_parameters(), p => p.name.Contains("base_layer") || p.name.Contains(".lora_"));
             var mergedLogits = Logits(fresh, batch);
