@@ -17,9 +17,10 @@ public static class AdapterLoading
         var names = folders.Select((_, i) => i == 0 ? PeftModel.DefaultAdapter : $"adapter{i}").ToList();
         var peft = PeftModel.Load(model, folders[0], names[0]);
         for (int i = 1; i < folders.Count; i++) peft.LoadAdapter(folders[i], names[i]);
-        peft.SetActiveAdapters(names);
+        // Every adapter loaded: those named and those a folder's active-adapter list brings along (layer groups' biases).
+        peft.SetActiveAdapters([.. peft.Configs.Keys]);
         foreach (var w in peft.Warnings) BaseModelLoading.Warn(w);
-        if (merge) peft.MergeAdapter([.. names]);
+        if (merge) peft.MergeAdapter([.. peft.Configs.Keys]);
         return peft;
     }
 }

@@ -84,8 +84,12 @@ public sealed class Checkpoints(string runDir, int keepLast)
     {
         if (peft != null)
         {
-            using var adapter = SafetensorsFile.Open(Path.Combine(checkpointDir, "adapter", PeftModel.WeightsFile));
-            peft.LoadAdapterWeights(adapter, PeftModel.DefaultAdapter);
+            // Every adapter of the run: layer groups train a second one (the biases) in its subfolder.
+            foreach (var name in peft.Configs.Keys)
+            {
+                using var adapter = SafetensorsFile.Open(Path.Combine(PeftModel.AdapterFolder(Path.Combine(checkpointDir, "adapter"), name), PeftModel.WeightsFile));
+                peft.LoadAdapterWeights(adapter, name);
+            }
             RestoreMethodState(checkpointDir, peft);
             return;
         }

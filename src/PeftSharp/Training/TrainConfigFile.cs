@@ -145,6 +145,7 @@ public static class TrainConfigFile
         Check(o.Method != TrainingMethods.Full || o.FromAdapter == null,
             "from_adapter continues an adapter, which method \"full\" does not train");
         Check(!o.Resume || !string.IsNullOrWhiteSpace(o.Output), "resume needs output (the run folder to continue)");
+        errors.AddRange(LayerGroups.Problems(o));
 
         if (errors.Count > 0) throw new PeftException($"invalid training options: {string.Join("; ", errors)}");
         return o;

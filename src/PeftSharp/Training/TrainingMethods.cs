@@ -90,6 +90,11 @@ public sealed class TrainingMethods : IChoices
             foreach (var w in loaded.Warnings) log(w);
             return loaded;
         }
+        if (LayerGroups.Parse(o.LayerGroups) is { } groups)
+        {
+            if (LayerGroups.Problems(o).FirstOrDefault() is { } problem) throw new PeftException(problem);
+            return groups.Adapt(model, tuner, Settings(o, TaskType(kind), tokenize));
+        }
         return PeftModel.Create(model, tuner.CreateConfig(Settings(o, TaskType(kind), tokenize)));
     }
 }

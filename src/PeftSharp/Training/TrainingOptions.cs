@@ -84,6 +84,11 @@ public sealed record TrainingOptions
     [Option("Whole modules to train and save with the adapter (e.g. a new head)", NoEmptyItems = true)]
     public IReadOnlyList<string>? ModulesToSave { get; init; }
 
+    [Option("Per-layer groups of the transformer stack, as SPAFIT: comma-separated from-to:kind ranges covering every layer once; " +
+        "frozen (nothing trains), bias (only the biases, BitFit) or adapter (the method there, with its biases), e.g. 0-1:frozen,2-3:bias,4-5:adapter " +
+        "(default: the method in every layer)")]
+    public string? LayerGroups { get; init; }
+
     [Option("Classifier input: cls (BERT's pooler, as transformers) or mean (mean of token states)", Choices = ["cls", "mean"])]
     public string Pooling { get; init; } = "cls";
 

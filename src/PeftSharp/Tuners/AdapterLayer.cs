@@ -24,6 +24,9 @@ public abstract class AdapterLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, I
 
     // Assigned only after RegisterComponents: TorchSharp registers every module-valued field under the field's own
     // name, and the original must be registered once, under baseName (PEFT's name), at the position asked for.
+    // The component name lets ModuleTree.Replace find this field when another method wraps the original in turn
+    // (BitFit's copy of a bias under a LoRA layer), so the forward below runs the new wrapper.
+    [TorchSharp.Utils.ComponentName(Name = "base_layer")]
     private readonly nn.Module<Tensor, Tensor> _wrapped;
     private readonly List<string> _adapters = [];
     private readonly List<string> _merged = [];
@@ -42,6 +45,12 @@ public abstract class AdapterLayer : nn.Module<Tensor, Tensor>, IAdapterLayer, I
     }
 
     public nn.Module BaseLayer => _wrapped;
+
+    /// <summary>
+    /// Whether the output is computed by running the wrapped original (then a wrapper put around the original, such as
+    /// BitFit's bias copy, takes part); false for layers that compute with a copy instead (LN tuning, modules_to_save).
+    /// </summary>
+    public virtual bool RunsBaseLayer => true;
     public IEnumerable<string> AdapterNames => _adapters;
     public IReadOnlyList<string> ActiveAdapters { get; set; } = [];
     public bool Disabled { get; set; }

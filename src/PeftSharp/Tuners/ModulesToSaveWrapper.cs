@@ -49,5 +49,8 @@ public sealed class ModulesToSaveWrapper : AdapterLayer
     /// <summary>Nothing to fold in: PeftModel puts the trained copy in the original's place when it unloads.</summary>
     protected override bool CanMerge => false;
 
+    /// <summary>An active copy replaces the original, so nothing wrapped around the original would take part.</summary>
+    public override bool RunsBaseLayer => false;
+
     protected override void RemoveAdapter(string adapter) => modules_to_save.Remove(adapter);
 }

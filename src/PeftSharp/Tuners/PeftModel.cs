@@ -17,6 +17,12 @@ public sealed partial class PeftModel
     public const string DefaultAdapter = "default";
     public const string ConfigFile = "adapter_config.json";
     public const string WeightsFile = "adapter_model.safetensors";
+    /// <summary>
+    /// PeftSharp's own file, written next to adapter_config.json when several adapters were active together (a method's
+    /// adapter and the biases its layer groups train): which of the saved adapters load and run together. PEFT has no
+    /// such file and loads the folder's own adapter alone.
+    /// </summary>
+    public const string ActiveAdaptersFile = "peftsharp_active_adapters.json";
 
     private readonly Dictionary<string, PeftConfig> _configs = new(StringComparer.Ordinal);
     private readonly List<ModuleTree.Replacement> _replacements = [];
@@ -34,6 +40,9 @@ public sealed partial class PeftModel
     public nn.Module Model { get; }
     public IReadOnlyDictionary<string, PeftConfig> Configs => _configs;
     public string ActiveAdapter { get; private set; } = DefaultAdapter;
+    /// <summary>The adapters that apply (and, when trainable, train), in order; the first is <see cref="ActiveAdapter"/>.</summary>
+    public IReadOnlyList<string> ActiveAdapters => _active;
+    private IReadOnlyList<string> _active = [DefaultAdapter];
     /// <summary>Things worth telling the user (unknown config fields from a newer PEFT, ...).</summary>
     public IReadOnlyList<string> Warnings => _warnings;
 
@@ -46,12 +55,16 @@ public sealed partial class PeftModel
         return peft;
     }
 
-    /// <summary>Loads a saved adapter folder onto a base model.</summary>
+    /// <summary>
+    /// Loads a saved adapter folder onto a base model, with the adapters its <see cref="ActiveAdaptersFile"/> names
+    /// (from their subfolders), all active.
+    /// </summary>
     public static PeftModel Load(nn.Module model, string adapterDir, string adapter = DefaultAdapter, bool trainable = false)
     {
         var peft = new PeftModel(model);
-        peft.LoadAdapter(adapterDir, adapter, trainable);
-        peft.SetAdapter(adapter, trainable);
+        var companions = peft.LoadWithCompanions(adapterDir, adapter, trainable);
+        if (companions.Count == 0) peft.SetAdapter(adapter, trainable);
+        else peft.SetActiveAdapters([adapter, .. companions], trainable);
         // As PEFT's from_pretrained: an adapter loaded for inference runs in eval mode, so two passes give the same bytes.
         if (!trainable) model.eval();
         return peft;
@@ -64,9 +77,13 @@ public sealed partial class PeftModel
     /// Adds a new adapter. A config without task_type gets the one the model's architecture implies (CAUSAL_LM for a
     /// GPT2LMHeadModel, SEQ_CLS for a BertForSequenceClassification, ...), so the saved adapter says what it is for.
     /// </summary>
-    public void AddAdapter(string adapter, PeftConfig config)
+    /// <param name="inferTaskType">
+    /// False for an adapter that only joins another one (the biases of layer groups): without a task_type it gets no
+    /// copy of a classifier head, which stays the other adapter's.
+    /// </param>
+    public void AddAdapter(string adapter, PeftConfig config, bool inferTaskType = true)
     {
-        if (Model is PretrainedModel pm) config.TaskType ??= TaskTypes.FromArchitecture(pm.ArchitectureName);
+        if (inferTaskType && Model is PretrainedModel pm) config.TaskType ??= TaskTypes.FromArchitecture(pm.ArchitectureName);
         Add(adapter, config);
     }
 
@@ -110,6 +127,7 @@ public sealed partial class PeftModel
     {
         if (!_configs.ContainsKey(adapter)) throw new PeftException($"no adapter \"{adapter}\" (have: {string.Join(", ", _configs.Keys)})");
         ActiveAdapter = adapter;
+        _active = [adapter];
         SelectModelAdapterHooks([adapter]);
         foreach (var (_, layer) in Layers) layer.ActiveAdapters = layer.AdapterNames.Contains(adapter) ? [adapter] : [];
         _trainable = trainable;
@@ -118,30 +136,39 @@ public sealed partial class PeftModel
 
     private bool _trainable = true;
 
-    /// <summary>Applies several adapters at once (their updates add up); for inference.</summary>
-    public void SetActiveAdapters(IReadOnlyList<string> adapters)
+    /// <summary>
+    /// Applies several adapters at once (their updates add up); for inference, or with <paramref name="trainable"/> to
+    /// train them together (a method in some layers and BitFit's biases in others).
+    /// </summary>
+    public void SetActiveAdapters(IReadOnlyList<string> adapters, bool trainable = false)
     {
+        if (adapters.Count == 0) throw new PeftException("no adapter to activate");
         foreach (var a in adapters) if (!_configs.ContainsKey(a)) throw new PeftException($"no adapter \"{a}\"");
         foreach (var (path, layer) in Layers)
             if (!layer.CombinesAdapters && adapters.Where(layer.AdapterNames.Contains).ToList() is { Count: > 1 } both)
                 throw new PeftException($"adapters {string.Join(" and ", both.Select(b => $"\"{b}\""))} each have their own copy of {path} (modules_to_save), which replaces the module rather than adding to it; activate one of them at a time");
         SelectModelAdapterHooks(adapters);
         ActiveAdapter = adapters[0];
+        _active = adapters.ToList();
         foreach (var (_, layer) in Layers) layer.ActiveAdapters = adapters.Where(layer.AdapterNames.Contains).ToList();
-        _trainable = false;
+        _trainable = trainable;
         ApplyTrainability();
     }
 
-    /// <summary>Base frozen (except biases the config trains); only the active adapter's parameters train.</summary>
+    /// <summary>Base frozen (except biases a config trains); only the active adapters' parameters train.</summary>
     private void ApplyTrainability()
     {
         foreach (var (_, p) in Model.named_parameters()) p.requires_grad = false;
         ApplyModelAdapterTrainability();
-        if (!_trainable || !_configs.TryGetValue(ActiveAdapter, out var config)) return;
-        foreach (var (_, layer) in Layers)
-            if (layer.AdapterNames.Contains(ActiveAdapter))
-                foreach (var (_, p) in layer.AdapterParameters(ActiveAdapter)) p.requires_grad = true;
-        foreach (var (_, p) in TunerRegistry.For(config.PeftType).TrainedBaseParameters(Model, config)) p.requires_grad = true;
+        if (!_trainable) return;
+        foreach (var adapter in _active)
+        {
+            if (!_configs.TryGetValue(adapter, out var config)) continue;
+            foreach (var (_, layer) in Layers)
+                if (layer.AdapterNames.Contains(adapter))
+                    foreach (var (_, p) in layer.AdapterParameters(adapter)) p.requires_grad = true;
+            foreach (var (_, p) in TunerRegistry.For(config.PeftType).TrainedBaseParameters(Model, config)) p.requires_grad = true;
+        }
     }
 
     /// <summary>Within the returned scope the model computes as the base alone.</summary>
@@ -159,7 +186,8 @@ public sealed partial class PeftModel
         _training.Remove(adapter);
         foreach (var (_, layer) in Layers) if (layer.AdapterNames.Contains(adapter)) layer.DeleteAdapter(adapter);
         RemoveModelAdapter(adapter);
-        if (ActiveAdapter == adapter && _configs.Count > 0) SetAdapter(_configs.Keys.First(), _trainable);
+        _active = _active.Where(a => a != adapter).ToList();
+        if (ActiveAdapter == adapter && _configs.Count > 0) SetAdapter(_active.FirstOrDefault() ?? _configs.Keys.First(), _trainable);
     }
 
     public TrainableReport TrainableParameters()
@@ -172,10 +200,10 @@ public sealed partial class PeftModel
     public IEnumerable<(string Name, Parameter Parameter)> TrainableNamedParameters() =>
         Model.named_parameters().Concat(ModelAdapterParameters()).Where(p => p.Item2.requires_grad);
 
-    /// <summary>Merges adapters (the active one by default) into the base weights; outputs stay the same.</summary>
+    /// <summary>Merges adapters (the active ones by default) into the base weights; outputs stay the same.</summary>
     public void MergeAdapter(params string[] adapters)
     {
-        var names = adapters.Length == 0 ? [ActiveAdapter] : adapters;
+        var names = adapters.Length == 0 ? [.. _active] : adapters;
         RefuseUnmergeable(names);
         foreach (var (_, layer) in Layers) layer.Merge(names.Where(layer.AdapterNames.Contains));
     }
@@ -185,7 +213,7 @@ public sealed partial class PeftModel
         foreach (var (_, layer) in Layers) layer.Unmerge();
     }
 
-    /// <summary>The base model with adapters (the active one by default) merged in and every wrapper removed.</summary>
+    /// <summary>The base model with adapters (the active ones by default) merged in and every wrapper removed.</summary>
     public nn.Module MergeAndUnload(params string[] adapters)
     {
         MergeAdapter(adapters);
@@ -266,7 +294,7 @@ public sealed partial class PeftModel
         var names = (adapters ?? _configs.Keys).ToList();
         foreach (var adapter in names)
         {
-            var target = adapter == DefaultAdapter ? dir : Path.Combine(dir, adapter);
+            var target = AdapterFolder(dir, adapter);
             Directory.CreateDirectory(target);
             using var scope = NewDisposeScope();
             PeftConfig config = _configs[adapter];
@@ -278,10 +306,29 @@ public sealed partial class PeftModel
         }
         if (names.Count > 0)
             AdapterModelCard.Write(dir, names.OrderBy(n => n == DefaultAdapter ? 0 : 1).Select(n => (n, _configs[n])).ToList());
+        if (_active.Count > 1 && _active[0] == DefaultAdapter && _active.All(names.Contains))
+            ActiveAdapterList.Write(Path.Combine(dir, ActiveAdaptersFile), _active);
     }
 
-    /// <summary>Adds an adapter from a folder. Every key and shape is checked before any value is copied.</summary>
-    public void LoadAdapter(string dir, string adapter, bool trainable = false)
+    /// <summary>Where <see cref="Save"/> puts an adapter: "default" in dir itself, any other in dir/&lt;name&gt;.</summary>
+    public static string AdapterFolder(string dir, string adapter) => adapter == DefaultAdapter ? dir : Path.Combine(dir, adapter);
+
+    /// <summary>Adds an adapter from a folder, and the adapters its <see cref="ActiveAdaptersFile"/> names from their subfolders.</summary>
+    public void LoadAdapter(string dir, string adapter, bool trainable = false) => LoadWithCompanions(dir, adapter, trainable);
+
+    /// <summary>Loads the folder's adapter and then each other one its active-adapters file names; returns their names.</summary>
+    private IReadOnlyList<string> LoadWithCompanions(string dir, string adapter, bool trainable)
+    {
+        LoadOne(dir, adapter, trainable);
+        var listed = Path.Combine(dir, ActiveAdaptersFile);
+        if (!File.Exists(listed)) return [];
+        var companions = ActiveAdapterList.Read(listed).Skip(1).ToList();
+        foreach (var companion in companions) LoadOne(Path.Combine(dir, companion), companion, trainable);
+        return companions;
+    }
+
+    /// <summary>Adds one adapter from a folder. Every key and shape is checked before any value is copied.</summary>
+    private void LoadOne(string dir, string adapter, bool trainable)
     {
         AtomicFolder.Recover(dir); // a save cut between its two renames leaves the complete old folder aside
         if (!Directory.Exists(dir)) throw new PeftException($"{dir}: adapter folder not found");

@@ -45,12 +45,21 @@ public static class TargetSelector
     private static bool InLayers(string name, TargetSpec spec)
     {
         if (spec.LayersToTransform is not { Count: > 0 } layers) return true;
-        foreach (var pattern in spec.LayersPattern ?? CommonLayerPatterns)
+        return LayerIndex(name, spec.LayersPattern) is { } index && layers.Contains(index);
+    }
+
+    /// <summary>
+    /// The index of the layer of the transformer stack a module (or parameter) name lies in, as layers_to_transform reads
+    /// it ("bert.encoder.layer.3.attention..." is in layer 3), or null for names outside the stack (embeddings, heads).
+    /// </summary>
+    public static int? LayerIndex(string name, IReadOnlyList<string>? layersPattern = null)
+    {
+        foreach (var pattern in layersPattern ?? CommonLayerPatterns)
         {
             var m = Regex.Match(name, $@"^.*\.{pattern}\.(\d+)\.", RegexOptions.CultureInvariant);
-            if (m.Success) return layers.Contains(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            if (m.Success && int.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)) return index;
         }
-        return false;
+        return null;
     }
 
     private static bool IsOutputHead(nn.Module root, string name) =>

@@ -10,7 +10,8 @@ namespace PeftSharp.Tests.Support;
 /// </summary>
 public sealed class TinyTrainingRun : IDisposable
 {
-    public TinyTrainingRun(int examples = 96)
+    /// <param name="layers">Layers of the tiny BERT (2 unless a test needs more, such as three layer groups).</param>
+    public TinyTrainingRun(int examples = 96, int layers = 2)
     {
         Root = Directory.CreateTempSubdirectory("peft-train-").FullName;
         ModelDir = Path.Combine(Root, "model");
@@ -19,6 +20,7 @@ public sealed class TinyTrainingRun : IDisposable
             c["vocab_size"] = 30522;
             c["hidden_dropout_prob"] = 0.1;
             c["architectures"] = new JsonArray("BertModel");
+            c["num_hidden_layers"] = layers;
         }), perturb: false))
             ModelSaver.Save(model, ModelDir);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "TestData", "tokenizers", "minilm", "vocab.txt"), Path.Combine(ModelDir, "vocab.txt"));

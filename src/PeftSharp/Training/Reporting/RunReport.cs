@@ -44,6 +44,7 @@ public static class RunReport
             ["task", Escape(o.Task)],
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
+            .. LayerGroupsRow(o),
             ["run folder", Code(summary.OutputDir)],
             ["adapter", Code(summary.AdapterDir.Length > 0 ? Path.GetFullPath(summary.AdapterDir) : "") + AdapterNote(summary)],
         ]);
@@ -150,6 +151,10 @@ public static class RunReport
     private static string MethodName(TrainingOptions o) => TrainingMethods.Title(o);
 
     private static string MethodLine(TrainingOptions o) => TrainingMethods.Describe(o);
+
+    /// <summary>The groups in one line when the run has them ("layers 0-1 frozen; 2-3 biases only (BitFit); 4-5 LoRA and biases").</summary>
+    private static string[][] LayerGroupsRow(TrainingOptions o) =>
+        LayerGroups.Parse(o.LayerGroups) is { } groups ? [["layer groups", Escape(groups.Describe(TrainingMethods.Title(o)))]] : [];
 
     private static string DataLine(TrainingOptions o, string? split)
     {

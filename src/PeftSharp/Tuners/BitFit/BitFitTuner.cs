@@ -38,6 +38,10 @@ public sealed class BitFitTuner : ITuner
 
     private static bool HasBias(torch.nn.Module m) => m is torch.nn.Module<torch.Tensor, torch.Tensor> && BitFitLayer.BiasOf(m) is not null;
 
+    /// <summary>Whether name is the original another method's wrapper runs in its forward (so a bias shift there takes part).</summary>
+    private static bool IsRunOriginal(torch.nn.Module root, string name, torch.nn.Module wrapper) =>
+        wrapper is AdapterLayer { RunsBaseLayer: true } layer and not BitFitLayer && ReferenceEquals(ModuleTree.Get(root, name), layer.BaseLayer);
+
     public IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig peftConfig)
     {
         var config = (BitFitConfig)peftConfig;
@@ -46,11 +50,12 @@ public sealed class BitFitTuner : ITuner
         var saved = config.ModulesToSave ?? [];
         var spec = config.AllBiases ? config.Targets with { TargetRegex = ".*" } : config.Targets;
         // modules_to_save train whole (a new classifier): their bias is theirs, not BitFit's. Modules inside a wrapper
-        // (its base_layer, another method's factors) are the wrapper's own; the wrapper itself is the target.
-        var wrappers = ModuleTree.NamedModules(root).Where(m => m.Module is IAdapterLayer && m.Name.Length > 0).Select(m => m.Name + ".").ToList();
+        // (another method's factors, copies) are the wrapper's own, except the original it runs (LoRA's base_layer):
+        // its bias gets a copy under the wrapper, at <module>.base_layer, so a method and BitFit train together.
+        var wrappers = ModuleTree.NamedModules(root).Where(m => m.Module is IAdapterLayer && m.Name.Length > 0).ToList();
         var names = TargetSelector.Select(root, spec, m => m is BitFitLayer || HasBias(m), saved)
             .Where(n => !saved.Any(s => n == s || n.EndsWith("." + s, StringComparison.Ordinal)))
-            .Where(n => !wrappers.Any(w => n.StartsWith(w, StringComparison.Ordinal))).ToList();
+            .Where(n => !wrappers.Any(w => n.StartsWith(w.Name + ".", StringComparison.Ordinal) && !IsRunOriginal(root, n, w.Module))).ToList();
         if (names.Count == 0) throw new PeftException("BitFit: no module with a bias is left to train once modules_to_save and wrapped modules are set aside");
         return TargetWrapping.Wrap(root, names, (module, name) => new BitFitLayer(module, name), (layer, _) => layer.AddAdapter(adapter));
     }

@@ -30,6 +30,9 @@ public sealed class LnTuningLayer : AdapterLayer
 
     public override bool CombinesAdapters => false;
 
+    /// <summary>An active copy computes instead of the original (whose bias the copy trains already).</summary>
+    public override bool RunsBaseLayer => false;
+
     public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
         ln_tuning_layers[adapter].named_parameters().Select(p => ($"ln_tuning_layers.{adapter}.{p.name}", p.parameter));
 
