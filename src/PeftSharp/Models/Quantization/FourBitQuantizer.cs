@@ -85,7 +85,7 @@ public static class FourBitQuantizer
         ArgumentNullException.ThrowIfNull(state);
         if (state.Nested is not { } nested) return state.Absmax.to(ScalarType.Float32, copy: true);
         using var scope = NewDisposeScope();
-        using var offset = tensor(nested.Offset);
+        var offset = tensor(nested.Offset).to(state.Absmax.device);
         var scales = DynamicQuantizer.Dequantize(state.Absmax, nested.Absmax, nested.Code, nested.BlockSize).add(offset);
         return scales.MoveToOuterDisposeScope();
     }
@@ -96,7 +96,7 @@ public static class FourBitQuantizer
         ArgumentNullException.ThrowIfNull(state);
         using var scope = NewDisposeScope();
         long n = state.ElementCount;
-        using var code = tensor(FourBitCodes.TableRef(state.QuantType));
+        var code = tensor(FourBitCodes.TableRef(state.QuantType)).to(state.Packed.device);
         var indices = NibblePacking.Unpack(state.Packed).slice(0, 0, n, 1);
         var values = code.index_select(0, indices);
         var weight = BlockScaling.ApplyScales(values, BlockScales(state), state.BlockSize).reshape(state.Shape);

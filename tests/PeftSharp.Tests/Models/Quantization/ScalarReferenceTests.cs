@@ -39,6 +39,40 @@ public class ScalarReferenceTests
         return w;
     }
 
+    /// <summary>
+    /// An absmax a and a value w for which w / a and w * (1 / a) fall on different sides of a code midpoint, so the
+    /// division bitsandbytes uses in the short last block and the reciprocal-multiply of full blocks give different codes.
+    /// </summary>
+    private static (float Absmax, float W) Straddle(float[] table)
+    {
+        var sorted = table.Order().ToArray();
+        for (int j = 0; j + 1 < sorted.Length; j++)
+        {
+            float m = (sorted[j] + sorted[j + 1]) / 2f;
+            if (m == 0f) continue;
+            for (int k = 0; k < 20000; k++)
+            {
+                float a = 0.05f + k * 1.37e-6f;
+                float w = m * a;
+                for (int step = -3; step <= 3; step++)
+                {
+                    float c = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(w) + step);
+                    if (Math.Abs(c) < a && (c / a <= m) != (c * (1f / a) <= m)) return (a, c);
+                }
+            }
+        }
+        throw new InvalidOperationException("no straddling value found");
+    }
+
+    /// <summary>A full block and a short last block, each holding its absmax and a straddling value.</summary>
+    private static float[] DivisionDecides(float[] table)
+    {
+        var (a, w) = Straddle(table);
+        var v = Normal(64 + 5, 9, 0.001f);
+        v[0] = a; v[1] = w; v[64] = a; v[65] = w;
+        return v;
+    }
+
     public static TheoryData<string, string, int, bool> Cases()
     {
         var data = new TheoryData<string, string, int, bool>();
@@ -49,6 +83,7 @@ public class ScalarReferenceTests
                 data.Add("odd 13x77", type, 32, dq);
                 data.Add("zero blocks 5x40", type, 64, dq);
                 data.Add("midpoints 3x64", type, 64, dq);
+                data.Add("division decides 69", type, 64, dq);
                 data.Add("outliers 50x128", type, 128, dq);
                 data.Add("two blocks of 4096 and a short one", type, 4096, dq);
                 data.Add("601 blocks", type, 64, dq);
@@ -63,6 +98,7 @@ public class ScalarReferenceTests
         // 200 values: block 0 (full) and the short last block (8 values) all zero
         "zero blocks 5x40" => (Normal(200, 3, 0.05f).Select((v, i) => i < 64 || i >= 192 ? 0f : v).ToArray(), [5, 40]),
         "midpoints 3x64" => (OnMidpoints(table, 192), [3, 64]),
+        "division decides 69" => (DivisionDecides(table), [69]),
         "outliers 50x128" => (Normal(6400, 5, 0.05f).Select((v, i) => i % 97 == 0 ? v * 25 : v).ToArray(), [50, 128]),
         "two blocks of 4096 and a short one" => (Normal(2 * 4096 + 5, 6, 0.05f), [8197]),
         "601 blocks" => (Normal(600 * 64 + 17, 7, 0.05f).Select((v, i) => i % 1000 == 0 ? v * 40 : v).ToArray(), [41, 937]),
