@@ -9,7 +9,7 @@ namespace PeftSharp.Tests.Models.Quantization;
 /// exactly, and dequantizing gives its float32 weights bit for bit; dequantizing bitsandbytes' own stored state does too.
 /// w1200x96 is the one matrix with more than 256 blocks: several nested blocks, full ones and a short last one.
 /// </summary>
-public class FixtureQuantizationTests
+public class FixtureQuantizationTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases()
     {
@@ -86,6 +86,7 @@ public class FixtureQuantizationTests
         var ours = nn.functional.linear(file.Load("x"), FourBitQuantizer.Dequantize(state), file.Load("bias"));
         var reference = file.Load($"{variant}.linear_out");
         var err = ours.sub(reference).abs().div(reference.abs().add(1)).max().item<float>();
+        output.WriteLine($"{matrix} {variant}: linear_out max relative difference {err:E3}");
         Assert.True(err < 1e-6, $"{matrix} {variant}: max relative difference {err:E3}");
     }
 }
