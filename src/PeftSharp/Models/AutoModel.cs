@@ -1,5 +1,6 @@
 using PeftSharp.IO;
 using PeftSharp.IO.Safetensors;
+using PeftSharp.Models.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,6 +9,8 @@ namespace PeftSharp.Models;
 /// <summary>
 /// Loads a Hugging Face model folder (config.json + safetensors) into the matching PeftSharp model,
 /// on the device and in the dtype asked for. The one entry point for "give me a model from disk".
+/// A bitsandbytes 4-bit checkpoint (config.json quantization_config) is dequantized into the ordinary float model
+/// (<see cref="Bnb4BitCheckpoint"/>).
 /// </summary>
 public static class AutoModel
 {
@@ -20,16 +23,17 @@ public static class AutoModel
         Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
     {
         var config = LoadConfig(modelDir);
-        return LoadWeights(ModelRegistry.Create(config), modelDir, device, dtype, unusedKeys: unusedKeys, warn: warn);
+        bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
+        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit, device, dtype, unusedKeys: unusedKeys, warn: warn);
     }
 
     /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
-    private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, Device? device, ScalarType dtype,
+    private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, bool bnb4Bit, Device? device, ScalarType dtype,
         Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
     {
         try
         {
-            using var checkpoint = CheckpointReader.OpenFolder(modelDir);
+            using var checkpoint = Bnb4BitCheckpoint.Wrap(CheckpointReader.OpenFolder(modelDir), bnb4Bit, Path.Combine(modelDir, "config.json"));
             var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn);
             unusedKeys?.Invoke(unused);
             if (dtype != ScalarType.Float32) model.to(dtype);
@@ -57,6 +61,7 @@ public static class AutoModel
         var type = config.GetString("model_type", null);
         if (type != "bert") throw new PeftException($"{modelDir}: sequence classification is available for BERT-family models (model_type bert), not \"{type}\"");
         if (pooling is not ("cls" or "mean")) throw new PeftException($"pooling must be cls or mean, not \"{pooling}\"");
+        bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
         var root = (System.Text.Json.Nodes.JsonObject)config.Root.DeepClone();
         int existing = config.GetInt("num_labels", null) ?? config.GetObject("id2label")?.Root.Count ?? 0;
         bool hadHead = (config.GetStringList("architectures") ?? []).Contains("BertForSequenceClassification") && existing == numLabels;
@@ -69,7 +74,7 @@ public static class AutoModel
         using (no_grad())
             foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
                 if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
-        model = LoadWeights(model, modelDir, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal), warn: warn);
+        model = LoadWeights(model, modelDir, bnb4Bit, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal), warn: warn);
         if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
         return model;
     }

@@ -33,6 +33,8 @@ public static class ModelSaver
             // A head that was tied but now has its own trained weights must be saved untied.
             if (model.TiedParameters.Keys.Any(names.Contains)) config["tie_word_embeddings"] = false;
             config["architectures"] = new JsonArray(model.ArchitectureName);
+            // A model loaded from a 4-bit checkpoint holds (and saves) float weights: the quantization block no longer applies.
+            config.Remove(Quantization.BnbQuantizationConfig.Key);
             File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             using (var scope = NewDisposeScope())
             {
