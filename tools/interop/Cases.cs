@@ -29,6 +29,9 @@ internal static class Cases
         new($"lora +{m.SavedModule}", ["--modules-to-save", m.SavedModule]),
         new("ia3", ["--method", "ia3"]),
         new("loha", ["--method", "loha"]),
+        // targets and per-module ranks chosen by an analysis of the training data (rank_pattern, alpha_pattern)
+        new("lora auto", ["--target-modules", "auto", "--trainable-budget", "3%"]),
+        new("loha auto fisher", ["--method", "loha", "--target-modules", "auto", "--trainable-budget", "3%", "--target-estimator", "fisher"]),
         new("lokr", ["--method", "lokr"]),
         new("vera", ["--method", "vera"]),
         // 12 steps: 3 of warm-up, masking to the budget through step 8, the last 3 with the final rank pattern.

@@ -145,6 +145,24 @@ public static class TrainConfigFile
         Check(o.Method != TrainingMethods.Full || o.FromAdapter == null,
             "from_adapter continues an adapter, which method \"full\" does not train");
         Check(!o.Resume || !string.IsNullOrWhiteSpace(o.Output), "resume needs output (the run folder to continue)");
+        bool auto = Analysis.AutoTargets.IsAuto(o.TargetModules);
+        Check(!auto || !string.IsNullOrWhiteSpace(o.TrainableBudget),
+            "target_modules auto needs trainable_budget: the adapter parameters to spend, a count (73728) or a percentage of the model's (0.3%)");
+        Check(auto || (o.TrainableBudget == null && o.Analysis == null), "trainable_budget and analysis are for target_modules auto");
+        if (auto && !string.IsNullOrWhiteSpace(o.TrainableBudget))
+        {
+            try
+            {
+                Analysis.AutoTargets.ParseBudget(o.TrainableBudget, long.MaxValue / 200);
+            }
+            catch (PeftException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        Check(!auto || Tuners.TunerRegistry.Named(o.Method)?.AdapterParameters(TrainingMethods.Settings(o, null), 1, 1, 1) is not null,
+            $"target_modules auto spends the budget as per-module ranks, which method {o.Method} has not (use lora or loha)");
+        Check(!auto || o.FromAdapter == null, "target_modules auto chooses the targets of a new adapter; from_adapter continues one whose targets are set");
         errors.AddRange(LayerGroups.Problems(o));
 
         if (errors.Count > 0) throw new PeftException($"invalid training options: {string.Join("; ", errors)}");

@@ -1,3 +1,4 @@
+using PeftSharp.Training.Analysis;
 using System.Diagnostics;
 using PeftSharp.Data;
 using PeftSharp.IO;
@@ -39,6 +40,11 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         {
             OptionsFingerprint = run.Fingerprint, Options = run.RecordedOptions, TotalSteps = run.Total,
         };
+        if (run.ChosenTargets is { } auto)
+        {
+            Directory.CreateDirectory(run.Options.Output);
+            auto.Write(Path.Combine(run.Options.Output, AutoTargetPlan.FileName));
+        }
         _observer.OnStart(new TrainingPlan(run.Total, run.StepsPerEpoch, state.Step, run.Data.Train.Count, run.Data.Validation.Count,
             run.Report.Trainable, run.Report.All, run.Data.Labels?.ToString()));
         var loop = new Loop(state, secondsBefore: state.TrainSeconds);

@@ -1,6 +1,7 @@
 using PeftSharp.Data;
 using PeftSharp.Models;
 using PeftSharp.Options;
+using PeftSharp.Training.Analysis;
 using PeftSharp.Tuners;
 
 namespace PeftSharp.Training;
@@ -72,7 +73,9 @@ public sealed class TrainingMethods : IChoices
     /// baseline the right parameters unfrozen (null is returned: there is no adapter).
     /// </summary>
     /// <param name="tokenize">The model's tokenizer, for methods that start from a text (see <see cref="MethodSettings.Tokenize"/>).</param>
-    public static PeftModel? Adapt(PretrainedModel model, TrainingOptions o, TaskKind kind, Action<string> log, Func<string, IReadOnlyList<int>>? tokenize = null)
+    /// <param name="plan">What target_modules auto resolved to (<see cref="AutoTargets.ForRun"/>): the targets and rank_pattern to use.</param>
+    public static PeftModel? Adapt(PretrainedModel model, TrainingOptions o, TaskKind kind, Action<string> log, Func<string, IReadOnlyList<int>>? tokenize = null,
+        AutoTargetPlan? plan = null)
     {
         if (IsBaseline(o.Method))
         {
@@ -90,11 +93,14 @@ public sealed class TrainingMethods : IChoices
             foreach (var w in loaded.Warnings) log(w);
             return loaded;
         }
+        var settings = Settings(o, TaskType(kind), tokenize);
+        if (plan != null) settings = settings with { Targets = plan.Targets, Patterns = plan.Patterns };
+        else if (AutoTargets.IsAuto(o.TargetModules)) throw new PeftException("target_modules auto is resolved by a training run (TrainingRun), not here");
         if (LayerGroups.Parse(o.LayerGroups) is { } groups)
         {
             if (LayerGroups.Problems(o).FirstOrDefault() is { } problem) throw new PeftException(problem);
-            return groups.Adapt(model, tuner, Settings(o, TaskType(kind), tokenize));
+            return groups.Adapt(model, tuner, settings);
         }
-        return PeftModel.Create(model, tuner.CreateConfig(Settings(o, TaskType(kind), tokenize)));
+        return PeftModel.Create(model, tuner.CreateConfig(settings));
     }
 }

@@ -78,8 +78,19 @@ public sealed record TrainingOptions
     [Option("Dropout on the adapter's input during training (methods that have one)", Min = 0, Max = 1, MaxExclusive = true, Aliases = ["lora_dropout"])]
     public double Dropout { get; init; } = 0.05;
 
-    [Option("Modules to adapt: comma-separated name suffixes, a regex, or all-linear (default: the method's for the architecture)", NoEmptyItems = true)]
+    [Option("Modules to adapt: comma-separated name suffixes, a regex, all-linear, or auto (chosen by importance within trainable_budget, " +
+        "see peft analyze) (default: the method's for the architecture)", NoEmptyItems = true)]
     public IReadOnlyList<string>? TargetModules { get; init; }
+
+    [Option("target_modules auto: the adapter parameters to spend, a count (73728) or a percentage of the model's parameters (0.3%); " +
+        "modules and their ranks (rank_pattern) are chosen to fit it")]
+    public string? TrainableBudget { get; init; }
+
+    [Option("target_modules auto: the estimator that ranks the modules", ChoicesFrom = typeof(Analysis.EstimatorNames))]
+    public string TargetEstimator { get; init; } = "sensitivity";
+
+    [Option("target_modules auto: a peft analyze result (analysis.json or its folder) to choose from, instead of analysing the training data first", IsPath = true)]
+    public string? Analysis { get; init; }
 
     [Option("Whole modules to train and save with the adapter (e.g. a new head)", NoEmptyItems = true)]
     public IReadOnlyList<string>? ModulesToSave { get; init; }

@@ -4,6 +4,7 @@ using PeftSharp.Data;
 using PeftSharp.Models;
 using PeftSharp.Options;
 using PeftSharp.Tokenization;
+using PeftSharp.Training.Analysis;
 using PeftSharp.Tuners;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
@@ -63,6 +64,8 @@ internal sealed class TrainingRun : IDisposable
     /// <summary>The options as each checkpoint records them, for a resume to compare with (<see cref="ResumeRules"/>).</summary>
     public IReadOnlyDictionary<string, string> RecordedOptions { get; }
     public TrainableReport Report { get; }
+    /// <summary>What target_modules auto resolved to; the trainer keeps it in the run folder (auto-targets.json).</summary>
+    public AutoTargetPlan? ChosenTargets { get; private init; }
 
     /// <summary>Reads the data, builds the model and adapter, loaders, schedule and optimizer.</summary>
     public static TrainingRun Create(TrainingOptions o, Action<string> log)
@@ -83,8 +86,10 @@ internal sealed class TrainingRun : IDisposable
         try
         {
             manual_seed(o.Seed);
-            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log, text => tokenizer.Encode(text));
             var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });
+            var plan = AutoTargets.IsAuto(o.TargetModules) && o.FromAdapter == null ? AutoTargets.ForRun(o, model, data, collator, device, log) : null;
+            manual_seed(o.Seed); // the analysis drew from the generator; the adapter starts as it would without it
+            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log, text => tokenizer.Encode(text), plan);
             var loader = new DataLoader(data.Train, collator, o.BatchSize, o.Seed);
             var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);
             int stepsPerEpoch = (loader.BatchesPerEpoch + o.GradientAccumulation - 1) / o.GradientAccumulation;
@@ -94,7 +99,7 @@ internal sealed class TrainingRun : IDisposable
             var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
             var optimizer = CreateOptimizer(o, model, peft, trainable);
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
-                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer);
+                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer) { ChosenTargets = plan };
         }
         catch
         {

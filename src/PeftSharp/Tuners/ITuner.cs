@@ -34,6 +34,13 @@ public interface ITuner
         throw new PeftException($"{Description.Title} adapters load, run and save, but training them is not implemented");
     /// <summary>The method's name for these settings, as a report title ("LoRA", or "DoRA" with use_dora).</summary>
     string Title(MethodSettings settings) => Description.Title;
+
+    /// <summary>
+    /// The parameters this method trains on one linear layer of [in, out] at a rank, honouring rank_pattern, so that
+    /// automatic targets can spend a parameter budget module by module; null (the default) when the method has no
+    /// per-module rank to spend it on.
+    /// </summary>
+    long? AdapterParameters(MethodSettings settings, long inFeatures, long outFeatures, int rank) => null;
     /// <summary>The run report's method line for these settings ("LoRA r=8, alpha=16, dropout 0.05; rsLoRA scaling").</summary>
     string Describe(MethodSettings settings) => SharedDescription(Description, settings, Title(settings));
     /// <summary>Wraps the target modules of root (or extends existing wrappers) with a new adapter.</summary>

@@ -25,6 +25,8 @@ public sealed record MethodSettings
     /// the caller has none.
     /// </summary>
     public Func<string, IReadOnlyList<int>>? Tokenize { get; init; }
+    /// <summary>Per-module ranks and alphas (rank_pattern, alpha_pattern), for methods that take them (automatic targets set them).</summary>
+    public RankAlphaPatterns Patterns { get; init; } = RankAlphaPatterns.Empty;
     /// <summary>Values given for the method's own options; read them with <see cref="MethodOption{T}.Get"/>.</summary>
     public OptionValues Options { get; init; } = OptionValues.Empty;
 

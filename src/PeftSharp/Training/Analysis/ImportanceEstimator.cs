@@ -36,3 +36,9 @@ public sealed record ImportanceEstimator(string Name, string Title, string Measu
     /// <summary>Does this estimator score candidates of this kind? LoRA-drop and kappa score weight matrices only.</summary>
     public bool Scores(CandidateKind kind) => !MatricesOnly || kind == CandidateKind.Linear;
 }
+
+/// <summary>The estimator names, as the choices of target_estimator.</summary>
+public sealed class EstimatorNames : Options.IChoices
+{
+    public IReadOnlyList<string> Values => ImportanceEstimator.All.Select(e => e.Name).ToList();
+}

@@ -45,6 +45,7 @@ public static class RunReport
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
             .. LayerGroupsRow(o),
+            .. AutoTargetsRow(summary.OutputDir),
             ["run folder", Code(summary.OutputDir)],
             ["adapter", Code(summary.AdapterDir.Length > 0 ? Path.GetFullPath(summary.AdapterDir) : "") + AdapterNote(summary)],
         ]);
@@ -155,6 +156,12 @@ public static class RunReport
     /// <summary>The groups in one line when the run has them ("layers 0-1 frozen; 2-3 biases only (BitFit); 4-5 LoRA and biases").</summary>
     private static string[][] LayerGroupsRow(TrainingOptions o) =>
         LayerGroups.Parse(o.LayerGroups) is { } groups ? [["layer groups", Escape(groups.Describe(TrainingMethods.Title(o)))]] : [];
+
+    /// <summary>What target_modules auto chose and why, from the run folder's auto-targets.json.</summary>
+    private static string[][] AutoTargetsRow(string runDir) =>
+        runDir.Length > 0 && File.Exists(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName))
+            ? [["auto targets", Escape(Analysis.AutoTargetPlan.Read(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName)).Describe())]]
+            : [];
 
     private static string DataLine(TrainingOptions o, string? split)
     {

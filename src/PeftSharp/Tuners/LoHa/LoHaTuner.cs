@@ -21,7 +21,10 @@ public sealed class LoHaTuner : ITuner
 
     public PeftConfig ReadConfig(JsonConfig json) => LoHaConfig.Read(json);
 
-    public PeftConfig CreateConfig(MethodSettings s) => s.Common(new LoHaConfig { R = s.Rank, Alpha = s.Alpha, Targets = s.Targets });
+    public PeftConfig CreateConfig(MethodSettings s) => s.Common(new LoHaConfig { R = s.Rank, Alpha = s.Alpha, Targets = s.Targets, Patterns = s.Patterns });
+
+    /// <summary>Two Hadamard-multiplied low-rank pairs: 2 r (in + out).</summary>
+    public long? AdapterParameters(MethodSettings s, long inFeatures, long outFeatures, int rank) => 2L * rank * (inFeatures + outFeatures);
 
     public IEnumerable<ModuleTree.Replacement> Inject(torch.nn.Module root, string adapter, PeftConfig peftConfig)
     {

@@ -35,7 +35,12 @@ public sealed class LoraTuner : ITuner
         InitLoraWeights = LoraOptions.InitLoraWeights.Get(s.Options),
         SaveResidualForm = LoraOptions.SaveResidualForm.Get(s.Options),
         Targets = s.Targets,
+        Patterns = s.Patterns,
     });
+
+    /// <summary>A and B (r x in, out x r), and DoRA's magnitude vector (out).</summary>
+    public long? AdapterParameters(MethodSettings s, long inFeatures, long outFeatures, int rank) =>
+        rank * (inFeatures + outFeatures) + (LoraOptions.UseDora.Get(s.Options) ? outFeatures : 0);
 
     public string Title(MethodSettings s) => LoraOptions.UseDora.Get(s.Options) ? "DoRA" : "LoRA";
 
