@@ -15,6 +15,7 @@ public static class Program
         ["train"] = TrainingBenchmark.Run,
         ["generate"] = GenerationBenchmark.Run,
         ["methods"] = MethodsBenchmark.Run,
+        ["targets"] = MethodsBenchmark.Targets,
     };
 
     public static int Main(string[] args)
