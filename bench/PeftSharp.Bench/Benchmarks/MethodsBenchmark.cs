@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -71,28 +72,31 @@ public static partial class MethodsBenchmark
         string[] ThreadArgs() => threads is null ? [] : ["--threads", threads];
         string Folder(string name, int seed) => Path.Combine(repo, "artifacts", table, $"{Regex.Replace(name, "[^A-Za-z0-9.=-]+", "_")}-seed{seed}");
 
-        // One analysis per seed for the automatic rows, on exactly the default run's data, split, pooling and length.
-        var analyses = new Dictionary<int, string>();
-        if (rows.Any(r => r.Args.Contains("{analysis}")))
-            Parallel.For(1, seeds + 1, new ParallelOptions { MaxDegreeOfParallelism = jobs }, seed =>
+        // One analysis per seed for the automatic rows, on exactly the default run's data, split, pooling and length, made
+        // when the first row of that seed needs it (runs go seed by seed, so a cut-short session still has whole seeds).
+        var analysisLocks = Enumerable.Range(0, seeds + 1).Select(_ => new object()).ToArray();
+        string Analysis(int seed)
+        {
+            var dir = Path.Combine(repo, "artifacts", table, $"analysis-seed{seed}");
+            lock (analysisLocks[seed])
             {
-                var dir = Path.Combine(repo, "artifacts", table, $"analysis-seed{seed}");
-                lock (analyses) analyses[seed] = dir;
-                if (File.Exists(Path.Combine(dir, "analysis.json"))) return;
+                if (File.Exists(Path.Combine(dir, "analysis.json"))) return dir;
                 Console.Error.WriteLine($"[{table} {DateTime.Now:HH:mm:ss}] analysis, seed {seed}");
                 Peft(peft, ["analyze", "--model", DefaultModelDir(), "--data", Path.Combine(Path.GetDirectoryName(peft)!, "data", "uci-sentiment", "uci-sentiment.jsonl"),
                     "--pooling", "mean", "--max-length", "64", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", dir, .. ThreadArgs()], $"analysis, seed {seed}");
-            });
+                return dir;
+            }
+        }
 
-        var work = rows.SelectMany(r => Enumerable.Range(1, seeds).Select(seed => (Row: r, Seed: seed))).ToList();
-        Parallel.ForEach(work, new ParallelOptions { MaxDegreeOfParallelism = jobs }, w =>
+        var work = Enumerable.Range(1, seeds).SelectMany(seed => rows.Select(r => (Row: r, Seed: seed))).ToList();
+        Parallel.ForEach(Partitioner.Create(work, EnumerablePartitionerOptions.NoBuffering), new ParallelOptions { MaxDegreeOfParallelism = jobs }, w =>
         {
             var (name, lr, extra) = w.Row;
             var dir = Folder(name, w.Seed);
             if (File.Exists(Path.Combine(dir, "report.md"))) return;
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            var filled = extra.Select(a => a == "{analysis}" ? Analysis(w.Seed) : a).ToArray();
             Console.Error.WriteLine($"[{table} {DateTime.Now:HH:mm:ss}] {name}, seed {w.Seed}");
-            var filled = extra.Select(a => a == "{analysis}" ? analyses[w.Seed] : a).ToArray();
             Peft(peft, ["train", .. filled, "--learning-rate", lr, "--seed", w.Seed.ToString(CultureInfo.InvariantCulture), "--output", dir, "--frozen-baseline", "false", .. ThreadArgs()],
                 $"{name}, seed {w.Seed}");
         });

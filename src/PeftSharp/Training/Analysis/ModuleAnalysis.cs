@@ -59,25 +59,37 @@ public static class ModuleAnalysis
             log?.Invoke(notes[^1]);
         }
 
+        var reached = examples.Count > 0
+            ? Reachability.Reached(model, kind, sample, collator, candidates, settings.AnalysisBatchSize, device)
+            : candidates.Select(_ => true).ToArray();
+        var unreached = candidates.Where((_, i) => !reached[i]).Select(c => c.Candidate.Name).ToList();
+        if (unreached.Count > 0)
+        {
+            notes.Add($"not scored: {unreached.Count} candidate(s) the task loss does not depend on ({string.Join(", ", unreached.Take(6))}{(unreached.Count > 6 ? ", ..." : "")})");
+            log?.Invoke(notes[^1]);
+        }
+        // What an unreached candidate scores does not count: NaN is "not scored" to the ranking.
+        IReadOnlyList<double> Mask(IReadOnlyList<double> raw) => raw.Select((x, i) => reached[i] ? x : double.NaN).ToList();
+
         var scores = new Dictionary<string, IReadOnlyList<(int Index, ModuleScore Score)>>();
         bool sensitivity = asked.Contains(ImportanceEstimator.Sensitivity), fisher = asked.Contains(ImportanceEstimator.Fisher);
         if (sensitivity || fisher)
         {
             var g = GradientScores.Measure(model, kind, sample, collator, candidates, sensitivity, fisher, settings.AnalysisBatchSize, device,
                 (d, t) => progress?.Invoke("gradients", d, t));
-            if (g.Sensitivity is { } s) scores[ImportanceEstimator.Sensitivity] = AnalysisResult.Rank(s, g.Spread!.Select(x => double.IsNaN(x) ? null : (double?)x).ToList());
-            if (g.Fisher is { } f) scores[ImportanceEstimator.Fisher] = AnalysisResult.Rank(f);
+            if (g.Sensitivity is { } s) scores[ImportanceEstimator.Sensitivity] = AnalysisResult.Rank(Mask(s), g.Spread!.Select(x => double.IsNaN(x) ? null : (double?)x).ToList());
+            if (g.Fisher is { } f) scores[ImportanceEstimator.Fisher] = AnalysisResult.Rank(Mask(f));
         }
         if (asked.Contains(ImportanceEstimator.Kappa))
         {
             var k = ConditionNumberScores.Measure(candidates, (d, t) => progress?.Invoke("condition numbers", d, t));
-            scores[ImportanceEstimator.Kappa] = AnalysisResult.Rank(k.Select(x => x.Score).ToList(), raw: k.Select(x => double.IsNaN(x.Kappa) ? null : (double?)x.Kappa).ToList());
+            scores[ImportanceEstimator.Kappa] = AnalysisResult.Rank(Mask(k.Select(x => x.Score).ToList()), raw: k.Select(x => double.IsNaN(x.Kappa) ? null : (double?)x.Kappa).ToList());
         }
         if (asked.Contains(ImportanceEstimator.LoraDrop))
         {
             var l = LoraDropScores.Measure(model, kind, sample, collator, candidates.Select(c => c.Candidate).ToList(), settings, seed, device,
                 (stage, d, t) => progress?.Invoke(stage, d, t));
-            scores[ImportanceEstimator.LoraDrop] = AnalysisResult.Rank(l);
+            scores[ImportanceEstimator.LoraDrop] = AnalysisResult.Rank(Mask(l));
             notes.Add($"lora-drop: LoRA r={settings.LoraDropRank} on every linear layer, {settings.LoraDropSteps} warm-up steps at learning rate {settings.LoraDropLearningRate:0.#####}");
         }
 
