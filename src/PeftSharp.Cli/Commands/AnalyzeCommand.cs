@@ -45,7 +45,8 @@ public static class AnalyzeCommand
         var top = new Option<int>("--top") { Description = "Rows of the table printed (analysis.md has them all)", DefaultValueFactory = _ => 15 };
         cmd.Options.Add(output);
         cmd.Options.Add(top);
-        HelpText.SetExamples(cmd, [("which modules matter for a classification task",
+        HelpText.SetExamples(cmd, [("the bundled MiniLM sentiment run (what peft train does with no arguments)", "peft analyze --out runs/minilm-analysis"),
+            ("which modules matter for a classification task",
             "peft analyze --model models/all-MiniLM-L6-v2 --data reviews.csv --out runs/reviews-analysis")]);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
@@ -65,9 +66,13 @@ public static class AnalyzeCommand
 
     private static int Run(Dictionary<string, string> trainingFlags, Dictionary<string, string> analysisFlags, string outDir, int top)
     {
-        var options = TrainConfigFile.ApplyOverrides(new TrainingOptions(), trainingFlags);
-        if (string.IsNullOrWhiteSpace(options.Model)) throw new PeftException("--model is required (a Hugging Face model folder)");
-        if (string.IsNullOrWhiteSpace(options.TrainData)) throw new PeftException("--data is required (the task's data: .jsonl, .csv or .parquet)");
+        // As peft train: neither model nor data given analyses the bundled MiniLM sentiment run, with its pooling and length.
+        var start = !trainingFlags.ContainsKey("model") && !trainingFlags.ContainsKey("train-data")
+            ? DefaultRun.Options(DefaultRun.EnsureModel(m => Console.Error.WriteLine(m)))
+            : new TrainingOptions();
+        var options = TrainConfigFile.ApplyOverrides(start, trainingFlags);
+        if (string.IsNullOrWhiteSpace(options.Model)) throw new PeftException("--model is required with --data (a Hugging Face model folder)");
+        if (string.IsNullOrWhiteSpace(options.TrainData)) throw new PeftException("--data is required with --model (the task's data: .jsonl, .csv or .parquet)");
         var settings = new AnalysisSettings().With(analysisFlags);
         // Refused before any work: an existing folder that is not an earlier analysis is left alone.
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, AnalysisResult.FileName)))

@@ -14,7 +14,7 @@ public sealed record AnalysisSettings
     [Option("Training examples the data estimators look at (a seeded sample of the training split)", Min = 1)]
     public int Samples { get; init; } = 256;
 
-    [Option("Examples per batch for the sensitivity average and the warm-ups", Min = 1)]
+    [Option("Examples per batch of the gradient pass and the warm-ups", Min = 1)]
     public int AnalysisBatchSize { get; init; } = 16;
 
     [Option("Steps that fit a new task head (a classifier the model initialised randomly) on the frozen model before the gradients are measured, " +
