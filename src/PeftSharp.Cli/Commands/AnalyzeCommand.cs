@@ -30,17 +30,8 @@ public static class AnalyzeCommand
     public static Command Create()
     {
         var cmd = new Command("analyze", Help);
-        var flags = new List<(OptionSpec Spec, bool Training, Option Option)>();
-        foreach (var spec in DataKeys.Select(k => TrainingSchema.ByKey[k]).Concat<OptionSpec>(AnalysisSettings.Schema))
-        {
-            bool training = TrainingSchema.ByKey.ContainsKey(spec.Key) && DataKeys.Contains(spec.Key);
-            var aliases = training ? spec.Aliases.Select(a => "--" + a.Replace('_', '-')).Concat(spec.ShortFlags).ToArray() : [];
-            Option option = spec.Kind == OptionKind.Bool
-                ? new Option<bool>("--" + spec.Flag, aliases) { Description = spec.HelpLine }
-                : new Option<string?>("--" + spec.Flag, aliases) { Description = spec.HelpLine };
-            flags.Add((spec, training, option));
-            cmd.Options.Add(option);
-        }
+        var flags = new SchemaFlags();
+        foreach (var spec in DataKeys.Select(k => TrainingSchema.ByKey[k]).Concat<OptionSpec>(AnalysisSettings.Schema)) flags.Add(cmd, spec);
         var output = new Option<string>("--out", "-o") { Description = "Folder for analysis.json, analysis.md and the heatmaps (default analysis)", DefaultValueFactory = _ => "analysis" };
         var top = new Option<int>("--top") { Description = "Rows of the table printed (analysis.md has them all)", DefaultValueFactory = _ => 15 };
         cmd.Options.Add(output);
@@ -50,16 +41,10 @@ public static class AnalyzeCommand
             "peft analyze --model models/all-MiniLM-L6-v2 --data reviews.csv --out runs/reviews-analysis")]);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
-            var trainingFlags = new Dictionary<string, string>();
-            var analysisFlags = new Dictionary<string, string>();
-            foreach (var (spec, training, option) in flags)
-            {
-                var result = r.GetResult(option);
-                if (result is null || result.Implicit) continue;
-                var value = option is Option<bool> b ? r.GetValue(b).ToString(CultureInfo.InvariantCulture).ToLowerInvariant() : r.GetValue((Option<string?>)option) ?? "";
-                (training ? trainingFlags : analysisFlags)[spec.Flag] = value;
-            }
-            return Run(trainingFlags, analysisFlags, r.GetValue(output)!, r.GetValue(top));
+            var given = flags.Given(r).ToList();
+            bool Training(OptionSpec s) => s is not PropertyOption p || p.Property.DeclaringType != typeof(AnalysisSettings);
+            return Run(given.Where(f => Training(f.Spec)).ToDictionary(f => f.Spec.Flag, f => f.Value),
+                given.Where(f => !Training(f.Spec)).ToDictionary(f => f.Spec.Flag, f => f.Value), r.GetValue(output)!, r.GetValue(top));
         }));
         return cmd;
     }

@@ -16,30 +16,12 @@ public static class TrainCommand
     {
         var config = new Option<string?>("--config", "-c") { Description = "Training config file (.yaml, .yml or .json); flags override its values" };
         var cmd = new Command("train", "Train an adapter; with no arguments, LoRA on the bundled all-MiniLM-L6-v2 for sentence sentiment") { config };
-        var flags = new List<(string Flag, Option Option)>();
-        // Every option of the schema, core and methods', is a flag; its other keys and short spellings are aliases.
+        var flags = new SchemaFlags();
+        // Every option of the schema, core and methods', is a flag.
         foreach (var spec in TrainingSchema.All)
-        {
-            var aliases = spec.Aliases.Select(a => "--" + a.Replace('_', '-')).Concat(spec.ShortFlags).ToArray();
-            var help = spec.Method is { } method ? $"[{method}] {spec.HelpLine}" : spec.HelpLine;
-            Option option = spec.Kind == OptionKind.Bool
-                ? new Option<bool>("--" + spec.Flag, aliases) { Description = help }
-                : new Option<string?>("--" + spec.Flag, aliases) { Description = help };
-            flags.Add((spec.Flag, option));
-            cmd.Options.Add(option);
-        }
+            flags.Add(cmd, spec, spec.Method is { } method ? $"[{method}] {spec.HelpLine}" : null);
         HelpText.SetExamples(cmd, Examples);
-        cmd.SetAction(r => CommandRunner.Run(() =>
-        {
-            var given = new Dictionary<string, string>();
-            foreach (var (flag, option) in flags)
-            {
-                var result = r.GetResult(option);
-                if (result is null || result.Implicit) continue;
-                given[flag] = option is Option<bool> b ? r.GetValue(b).ToString(CultureInfo.InvariantCulture).ToLowerInvariant() : r.GetValue((Option<string?>)option) ?? "";
-            }
-            return Run(r.GetValue(config), given);
-        }));
+        cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(config), flags.Given(r).ToDictionary(f => f.Spec.Flag, f => f.Value))));
         return cmd;
     }
 
