@@ -37,6 +37,8 @@ public sealed class LayerGroups
     /// <summary>The registry's name of the method that trains biases only.</summary>
     private const string BiasMethod = "bitfit";
     private const string Key = "layer_groups";
+    /// <summary>The value that has a training run place the groups by the analysis (<see cref="Analysis.AutoLayerGroups"/>).</summary>
+    public const string Auto = "auto";
 
     private LayerGroups(IReadOnlyList<LayerGroup> groups) => Groups = groups;
 
@@ -54,10 +56,26 @@ public sealed class LayerGroups
     public IReadOnlyList<int> Layers(LayerGroupKind kind) =>
         Groups.Where(g => g.Kind == kind).SelectMany(g => Enumerable.Range(g.First, g.Last - g.First + 1)).Order().ToList();
 
+    public static bool IsAuto(string? text) => text?.Trim() == Auto;
+
+    /// <summary>The groups that give layer i the kind kinds[i], consecutive layers of one kind in one range.</summary>
+    public static LayerGroups FromKinds(IReadOnlyList<LayerGroupKind> kinds)
+    {
+        var groups = new List<LayerGroup>();
+        for (int i = 0; i < kinds.Count; i++)
+            if (groups.Count > 0 && groups[^1].Kind == kinds[i]) groups[^1] = groups[^1] with { Last = i };
+            else groups.Add(new LayerGroup(i, i, kinds[i]));
+        return groups.Any(g => g.Kind == LayerGroupKind.Adapter) ? new LayerGroups(groups) : throw Error("no layer is in an adapter group");
+    }
+
+    /// <summary>"0-1:frozen,2-3:bias,4-5:adapter", as <see cref="Parse"/> reads it.</summary>
+    public override string ToString() => string.Join(",", Groups);
+
     /// <summary>The groups of an option value; null when it is unset. A value that is not a list of contiguous ranges from 0 throws.</summary>
     public static LayerGroups? Parse(string? text)
     {
         if (text is null) return null;
+        if (IsAuto(text)) throw Error("auto is resolved by a training run from the analysis (TrainingRun), not here");
         var groups = new List<LayerGroup>();
         foreach (var raw in text.Split(','))
         {
@@ -102,12 +120,14 @@ public sealed class LayerGroups
         if (o.LayerGroups is null) return [];
         try
         {
-            Parse(o.LayerGroups);
+            if (!IsAuto(o.LayerGroups)) Parse(o.LayerGroups);
         }
         catch (PeftException e)
         {
             return [e.Message];
         }
+        if (IsAuto(o.LayerGroups) && Analysis.AutoTargets.IsAuto(o.TargetModules))
+            return [$"{Key} auto and target_modules auto each spend the analysis on their own (layers, or modules within a budget); give one of them"];
         if (TrainingMethods.IsBaseline(o.Method))
             return [$"{Key} splits the layers between biases and an adapter method, and method {o.Method} is a baseline; choose a method such as lora"];
         if (o.Method == BiasMethod)

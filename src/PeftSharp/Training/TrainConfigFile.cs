@@ -148,7 +148,8 @@ public static class TrainConfigFile
         bool auto = Analysis.AutoTargets.IsAuto(o.TargetModules);
         Check(!auto || !string.IsNullOrWhiteSpace(o.TrainableBudget),
             "target_modules auto needs trainable_budget: the adapter parameters to spend, a count (73728) or a percentage of the model's (0.3%)");
-        Check(auto || (o.TrainableBudget == null && o.Analysis == null), "trainable_budget and analysis are for target_modules auto");
+        Check(auto || o.TrainableBudget == null, "trainable_budget is for target_modules auto");
+        Check(auto || LayerGroups.IsAuto(o.LayerGroups) || o.Analysis == null, "analysis is for target_modules auto and layer_groups auto");
         if (auto && !string.IsNullOrWhiteSpace(o.TrainableBudget))
         {
             try

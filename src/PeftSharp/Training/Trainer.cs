@@ -45,6 +45,11 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             Directory.CreateDirectory(run.Options.Output);
             auto.Write(Path.Combine(run.Options.Output, AutoTargetPlan.FileName));
         }
+        if (run.ChosenLayerGroups is { } layers)
+        {
+            Directory.CreateDirectory(run.Options.Output);
+            layers.Write(Path.Combine(run.Options.Output, LayerGroupPlan.FileName));
+        }
         _observer.OnStart(new TrainingPlan(run.Total, run.StepsPerEpoch, state.Step, run.Data.Train.Count, run.Data.Validation.Count,
             run.Report.Trainable, run.Report.All, run.Data.Labels?.ToString()));
         var loop = new Loop(state, secondsBefore: state.TrainSeconds);

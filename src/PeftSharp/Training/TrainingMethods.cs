@@ -74,8 +74,9 @@ public sealed class TrainingMethods : IChoices
     /// </summary>
     /// <param name="tokenize">The model's tokenizer, for methods that start from a text (see <see cref="MethodSettings.Tokenize"/>).</param>
     /// <param name="plan">What target_modules auto resolved to (<see cref="AutoTargets.ForRun"/>): the targets and rank_pattern to use.</param>
+    /// <param name="groups">What layer_groups auto resolved to (<see cref="AutoLayerGroups.ForRun"/>).</param>
     public static PeftModel? Adapt(PretrainedModel model, TrainingOptions o, TaskKind kind, Action<string> log, Func<string, IReadOnlyList<int>>? tokenize = null,
-        AutoTargetPlan? plan = null)
+        AutoTargetPlan? plan = null, LayerGroups? groups = null)
     {
         if (IsBaseline(o.Method))
         {
@@ -96,10 +97,10 @@ public sealed class TrainingMethods : IChoices
         var settings = Settings(o, TaskType(kind), tokenize);
         if (plan != null) settings = settings with { Targets = plan.Targets, Patterns = plan.Patterns };
         else if (AutoTargets.IsAuto(o.TargetModules)) throw new PeftException("target_modules auto is resolved by a training run (TrainingRun), not here");
-        if (LayerGroups.Parse(o.LayerGroups) is { } groups)
+        if ((groups ?? LayerGroups.Parse(o.LayerGroups)) is { } layerGroups)
         {
             if (LayerGroups.Problems(o).FirstOrDefault() is { } problem) throw new PeftException(problem);
-            return groups.Adapt(model, tuner, settings);
+            return layerGroups.Adapt(model, tuner, settings);
         }
         return PeftModel.Create(model, tuner.CreateConfig(settings));
     }

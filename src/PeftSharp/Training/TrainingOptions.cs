@@ -86,17 +86,18 @@ public sealed record TrainingOptions
         "modules and their ranks (rank_pattern) are chosen to fit it")]
     public string? TrainableBudget { get; init; }
 
-    [Option("target_modules auto: the estimator that ranks the modules", ChoicesFrom = typeof(Analysis.EstimatorNames))]
+    [Option("target_modules auto and layer_groups auto: the estimator that ranks the modules (and layers)", ChoicesFrom = typeof(Analysis.EstimatorNames))]
     public string TargetEstimator { get; init; } = "sensitivity";
 
-    [Option("target_modules auto: a peft analyze result (analysis.json or its folder) to choose from, instead of analysing the training data first", IsPath = true)]
+    [Option("target_modules auto and layer_groups auto: a peft analyze result (analysis.json or its folder) to choose from, instead of analysing the training data first", IsPath = true)]
     public string? Analysis { get; init; }
 
     [Option("Whole modules to train and save with the adapter (e.g. a new head)", NoEmptyItems = true)]
     public IReadOnlyList<string>? ModulesToSave { get; init; }
 
     [Option("Per-layer groups of the transformer stack, as SPAFIT: comma-separated from-to:kind ranges covering every layer once; " +
-        "frozen (nothing trains), bias (only the biases, BitFit) or adapter (the method there, with its biases), e.g. 0-1:frozen,2-3:bias,4-5:adapter " +
+        "frozen (nothing trains), bias (only the biases, BitFit) or adapter (the method there, with its biases), e.g. 0-1:frozen,2-3:bias,4-5:adapter; " +
+        "or auto: the analysis ranks the layers, the most important third gets the adapter, the next third biases, the rest is frozen " +
         "(default: the method in every layer)")]
     public string? LayerGroups { get; init; }
 

@@ -66,6 +66,8 @@ internal sealed class TrainingRun : IDisposable
     public TrainableReport Report { get; }
     /// <summary>What target_modules auto resolved to; the trainer keeps it in the run folder (auto-targets.json).</summary>
     public AutoTargetPlan? ChosenTargets { get; private init; }
+    /// <summary>What layer_groups auto resolved to; the trainer keeps it in the run folder (layer-groups.json).</summary>
+    public LayerGroupPlan? ChosenLayerGroups { get; private init; }
 
     /// <summary>Reads the data, builds the model and adapter, loaders, schedule and optimizer.</summary>
     public static TrainingRun Create(TrainingOptions o, Action<string> log)
@@ -88,8 +90,9 @@ internal sealed class TrainingRun : IDisposable
             manual_seed(o.Seed);
             var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });
             var plan = AutoTargets.IsAuto(o.TargetModules) && o.FromAdapter == null ? AutoTargets.ForRun(o, model, data, collator, device, log) : null;
+            var groups = LayerGroups.IsAuto(o.LayerGroups) && o.FromAdapter == null ? AutoLayerGroups.ForRun(o, model, data, collator, device, log) : null;
             manual_seed(o.Seed); // the analysis drew from the generator; the adapter starts as it would without it
-            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log, text => tokenizer.Encode(text), plan);
+            var peft = TrainingMethods.Adapt(model, o, data.Task.Kind, log, text => tokenizer.Encode(text), plan, groups?.Groups);
             var loader = new DataLoader(data.Train, collator, o.BatchSize, o.Seed);
             var validation = new DataLoader(data.Validation, collator, o.BatchSize, o.Seed, shuffle: false);
             int stepsPerEpoch = (loader.BatchesPerEpoch + o.GradientAccumulation - 1) / o.GradientAccumulation;
@@ -99,7 +102,7 @@ internal sealed class TrainingRun : IDisposable
             var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
             var optimizer = CreateOptimizer(o, model, peft, trainable);
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
-                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer) { ChosenTargets = plan };
+                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer) { ChosenTargets = plan, ChosenLayerGroups = groups };
         }
         catch
         {

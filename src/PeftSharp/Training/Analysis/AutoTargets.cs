@@ -66,9 +66,8 @@ public static class AutoTargets
     }
 
     /// <summary>
-    /// The plan of a training run: read back from the run folder on a resume; else chosen from the analysis the options
-    /// name, or from an analysis of the run's own training split on a fresh copy of the model (the analysis fits heads and
-    /// wraps its model, so it never touches the one that trains).
+    /// The plan of a training run: read back from the run folder on a resume; else chosen from the run's analysis
+    /// (<see cref="RunAnalysis"/>: the file the options name, or one made of the training split first).
     /// </summary>
     public static AutoTargetPlan ForRun(TrainingOptions o, PretrainedModel model, TrainingData data, Collator collator, Device device, Action<string> log)
     {
@@ -79,26 +78,7 @@ public static class AutoTargets
         if (tuner.AdapterParameters(settings, 1, 1, 1) is null)
             throw new PeftException($"target_modules auto spends a budget as per-module ranks, which method {o.Method} has not (use lora, dora or loha)");
         long budget = ParseBudget(o.TrainableBudget, model.parameters().Sum(p => p.numel()));
-        AnalysisResult analysis;
-        string source;
-        if (o.Analysis is { } path)
-        {
-            analysis = AnalysisResult.Read(path);
-            source = $"from {path}";
-            var names = ModuleTree.NamedModules(model).Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
-            if (analysis.Modules.FirstOrDefault(m => !names.Contains(m.Candidate.Module)) is { } missing)
-                throw new PeftException($"{path}: module \"{missing.Candidate.Name}\" is not in {o.Model}: the analysis was made for another model");
-        }
-        else
-        {
-            log($"target_modules auto: analysing {o.TrainData} with {o.TargetEstimator} first");
-            using var copy = data.Task.Kind == TaskKind.SequenceClassification
-                ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device)
-                : AutoModel.FromPretrained(o.Model, device);
-            analysis = ModuleAnalysis.Run(copy, data.Task.Kind, data.Train, collator, new AnalysisSettings { Estimators = [o.TargetEstimator] },
-                o.Seed, device, o.Model, o.TrainData, o.Task);
-            source = $"analysing {analysis.Samples} training examples";
-        }
+        var (analysis, source) = RunAnalysis.For(o, model, data, collator, device, "target_modules auto", log);
         var plan = Plan(analysis, o.TargetEstimator, budget, o.Rank, o.Alpha,
             (c, r) => tuner.AdapterParameters(settings, c.InFeatures, c.OutFeatures, r) ?? 0, source);
         log($"target_modules auto: {plan.Describe()}");

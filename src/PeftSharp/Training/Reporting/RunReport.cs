@@ -46,6 +46,7 @@ public static class RunReport
             ["method", Escape(MethodLine(o))],
             .. LayerGroupsRow(o),
             .. AutoTargetsRow(summary.OutputDir),
+            .. AutoLayerGroupsRow(o, summary.OutputDir),
             ["run folder", Code(summary.OutputDir)],
             ["adapter", Code(summary.AdapterDir.Length > 0 ? Path.GetFullPath(summary.AdapterDir) : "") + AdapterNote(summary)],
         ]);
@@ -155,13 +156,22 @@ public static class RunReport
 
     /// <summary>The groups in one line when the run has them ("layers 0-1 frozen; 2-3 biases only (BitFit); 4-5 LoRA and biases").</summary>
     private static string[][] LayerGroupsRow(TrainingOptions o) =>
-        LayerGroups.Parse(o.LayerGroups) is { } groups ? [["layer groups", Escape(groups.Describe(TrainingMethods.Title(o)))]] : [];
+        !LayerGroups.IsAuto(o.LayerGroups) && LayerGroups.Parse(o.LayerGroups) is { } groups ? [["layer groups", Escape(groups.Describe(TrainingMethods.Title(o)))]] : [];
 
     /// <summary>What target_modules auto chose and why, from the run folder's auto-targets.json.</summary>
     private static string[][] AutoTargetsRow(string runDir) =>
         runDir.Length > 0 && File.Exists(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName))
             ? [["auto targets", Escape(Analysis.AutoTargetPlan.Read(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName)).Describe())]]
             : [];
+
+    /// <summary>What layer_groups auto placed and why, from the run folder's layer-groups.json.</summary>
+    private static string[][] AutoLayerGroupsRow(TrainingOptions o, string runDir)
+    {
+        var path = Path.Combine(runDir, Analysis.LayerGroupPlan.FileName);
+        if (!LayerGroups.IsAuto(o.LayerGroups) || runDir.Length == 0 || !File.Exists(path)) return [];
+        var plan = Analysis.LayerGroupPlan.Read(path);
+        return [["layer groups", Escape($"{plan.Groups.Describe(TrainingMethods.Title(o))} (auto: {plan.Describe()})")]];
+    }
 
     private static string DataLine(TrainingOptions o, string? split)
     {
