@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PeftSharp.Models.Quantization;
 using PeftSharp.Training;
 
 namespace PeftSharp.Cli.Commands;
@@ -31,9 +32,28 @@ public static class CommonOptions
         return new Option<string?>("--" + spec.Flag) { Description = spec.HelpLine + note };
     }
 
+    /// <summary>train's 4-bit base options (--quantize, --double-quant, --compute-dtype), for every command that loads a model.</summary>
+    public static QuantizationOptions Quantization() => new(
+        FromSchema(nameof(TrainingOptions.Quantize), ""),
+        new Option<bool>("--" + TrainingSchema.Of(nameof(TrainingOptions.DoubleQuant)).Flag) { Description = TrainingSchema.Of(nameof(TrainingOptions.DoubleQuant)).HelpLine },
+        FromSchema(nameof(TrainingOptions.ComputeDtype), ""));
+
     public static Option<string[]> Adapters() => new("--adapter")
     {
         Description = "Adapter folder (adapter_config.json + adapter_model.safetensors); repeatable",
         AllowMultipleArgumentsPerToken = false,
     };
+}
+
+/// <summary>The three 4-bit options of a command and the <see cref="QuantizationConfig"/> they give (null: a float base).</summary>
+public sealed record QuantizationOptions(Option<string?> Quantize, Option<bool> DoubleQuant, Option<string?> ComputeDtype)
+{
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Quantize);
+        command.Options.Add(DoubleQuant);
+        command.Options.Add(ComputeDtype);
+    }
+
+    public QuantizationConfig? Read(ParseResult r) => QuantizationConfig.From(r.GetValue(Quantize), r.GetValue(DoubleQuant), r.GetValue(ComputeDtype));
 }

@@ -35,8 +35,10 @@ public static class EvalCommand
         {
             model, adapter, data, task, split, metrics, batch, maxLength, maxNew, json, device,
         };
+        var quantization = CommonOptions.Quantization();
+        quantization.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapter), r.GetValue(data)!, r.GetValue(task), r.GetValue(split)!,
-            r.GetValue(metrics), r.GetValue(batch), r.GetValue(maxLength), r.GetValue(maxNew), r.GetValue(json), r.GetValue(device))));
+            r.GetValue(metrics), r.GetValue(batch), r.GetValue(maxLength), r.GetValue(maxNew), r.GetValue(json), r.GetValue(device), quantization.Read(r))));
         return cmd;
     }
 
@@ -48,7 +50,7 @@ public static class EvalCommand
     }
 
     private static int Run(string modelDir, string? adapterDir, string dataPath, string? taskName, string split, string? metricList,
-        int batchSize, int? maxLength, int maxNewTokens, bool json, string? deviceName)
+        int batchSize, int? maxLength, int maxNewTokens, bool json, string? deviceName, Models.Quantization.QuantizationConfig? quantization)
     {
         var device = Devices.Parse(deviceName);
         var info = adapterDir != null ? TaskInfo.Read(adapterDir) : null;
@@ -75,8 +77,8 @@ public static class EvalCommand
             _ => throw new PeftException($"--task must be classification, causal-lm, instruction or seq2seq, not \"{task}\""),
         };
         using var model = task == "classification"
-            ? AutoModel.ForSequenceClassification(modelDir, labels!.Count, info?.Pooling ?? "cls", device, warn: BaseModelLoading.Warn)
-            : BaseModelLoading.Load(modelDir, device);
+            ? BaseModelLoading.LoadClassifier(modelDir, labels!.Count, info?.Pooling ?? "cls", device, quantization)
+            : BaseModelLoading.Load(modelDir, device, quantization: quantization);
         if (adapterDir != null)
         {
             var peft = PeftModel.Load(model, adapterDir);

@@ -18,16 +18,19 @@ public static class ForwardCommand
         var output = new Option<string>("--out") { Description = "Output .safetensors file (logits and last hidden state(s), float32)", Required = true };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
+        var quantization = CommonOptions.Quantization();
         var cmd = new Command("forward", "Run one forward pass and write logits and hidden states") { model, adapters, merge, inputs, output, device, dtype };
+        quantization.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(merge),
-            r.GetValue(inputs)!, r.GetValue(output)!, r.GetValue(device), r.GetValue(dtype))));
+            r.GetValue(inputs)!, r.GetValue(output)!, r.GetValue(device), r.GetValue(dtype), quantization.Read(r))));
         return cmd;
     }
 
-    private static int Run(string modelDir, string[] adapters, bool merge, string inputsPath, string outPath, string? deviceName, string? dtypeName)
+    private static int Run(string modelDir, string[] adapters, bool merge, string inputsPath, string outPath, string? deviceName, string? dtypeName,
+        Models.Quantization.QuantizationConfig? quantization)
     {
         var device = Devices.Parse(deviceName);
-        using var model = BaseModelLoading.Load(modelDir, device, Devices.ParseDType(dtypeName));
+        using var model = BaseModelLoading.Load(modelDir, device, Devices.ParseDType(dtypeName), quantization);
         AdapterLoading.Load(model, adapters, merge);
         using var scope = NewDisposeScope();
         var inputs = ModelInputsFile.Load(inputsPath, model.InputEmbeddings.weight!.shape[0], device);

@@ -30,10 +30,12 @@ public static class GenerateCommand
         var template = CommonOptions.FromSchema(nameof(TrainingOptions.Template),
             ". Here: how --prompt is shown to the model; default: the adapter's recorded template, else the prompt as given; none: the prompt as given");
         var device = CommonOptions.Device();
+        var quantization = CommonOptions.Quantization();
         var cmd = new Command("generate", "Generate text from a prompt with a model and optional adapters")
         {
             model, adapters, prompt, promptIds, maxNew, greedy, temperature, topP, topK, repetition, stop, seed, json, template, device,
         };
+        quantization.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             bool sampling = r.GetValue(temperature) != null || r.GetValue(topP) != null || r.GetValue(topK) != null;
@@ -49,13 +51,13 @@ public static class GenerateCommand
                 Seed = r.GetValue(seed),
             };
             return Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(prompt), r.GetValue(promptIds), r.GetValue(stop), options, r.GetValue(json),
-                r.GetValue(template), r.GetValue(device));
+                r.GetValue(template), r.GetValue(device), quantization.Read(r));
         }));
         return cmd;
     }
 
     private static int Run(string modelDir, string[] adapters, string? prompt, string? promptIds, string? stopIds, GenerationOptions options, bool json,
-        string? templateOption, string? deviceName)
+        string? templateOption, string? deviceName, Models.Quantization.QuantizationConfig? quantization)
     {
         if ((prompt == null) == (promptIds == null)) throw new PeftException("give exactly one of --prompt and --prompt-ids");
         if (templateOption != null && prompt == null) throw new PeftException("--template applies to --prompt text, not to --prompt-ids");
@@ -63,7 +65,7 @@ public static class GenerateCommand
         if (adapters.Length > 0 && TaskInference.Resolve(null, adapters[0], null, modelDir) is { Task: "classification" } classifier)
             throw new PeftException($"{adapters[0]} is a classification adapter (from {classifier.From}); generate continues text: use peft predict --model {modelDir} --adapter {adapters[0]} --text ...");
         var device = Devices.Parse(deviceName);
-        using var model = BaseModelLoading.Load(modelDir, device);
+        using var model = BaseModelLoading.Load(modelDir, device, quantization: quantization);
         AdapterLoading.Load(model, adapters, merge: false);
         ITextTokenizer? tokenizer = prompt != null || HasTokenizer(modelDir) ? AutoTokenizer.FromFolder(modelDir) : null;
         string? chat = InstructionFormat.ChatOf(templateOption, info?.ChatTemplate);

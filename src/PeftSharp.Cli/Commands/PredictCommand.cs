@@ -30,12 +30,15 @@ public static class PredictCommand
         {
             model, adapter, text, data, textField, json, batch, device,
         };
+        var quantization = CommonOptions.Quantization();
+        quantization.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapter)!, r.GetValue(text) ?? [], r.GetValue(data), r.GetValue(textField),
-            r.GetValue(json), r.GetValue(batch), r.GetValue(device))));
+            r.GetValue(json), r.GetValue(batch), r.GetValue(device), quantization.Read(r))));
         return cmd;
     }
 
-    private static int Run(string modelDir, string adapterDir, string[] texts, string? dataPath, string? textField, bool json, int batchSize, string? deviceName)
+    private static int Run(string modelDir, string adapterDir, string[] texts, string? dataPath, string? textField, bool json, int batchSize, string? deviceName,
+        Models.Quantization.QuantizationConfig? quantization)
     {
         if ((texts.Length > 0) == (dataPath != null)) throw new PeftException("give --text (one or more) or --data, not both");
         if (batchSize < 1) throw new PeftException("--batch-size must be at least 1");
@@ -48,7 +51,7 @@ public static class PredictCommand
         var inputs = dataPath != null ? ReadTexts(dataPath, textField) : texts.ToList();
         var device = Devices.Parse(deviceName);
         var tokenizer = AutoTokenizer.FromFolder(modelDir);
-        using var model = BaseModelLoading.LoadClassifier(modelDir, labels.Count, info?.Pooling ?? "cls", device);
+        using var model = BaseModelLoading.LoadClassifier(modelDir, labels.Count, info?.Pooling ?? "cls", device, quantization);
         AdapterLoading.Load(model, [adapterDir], merge: false);
         var collator = Collator.For(tokenizer);
         int maxLength = info?.MaxLength ?? 128;

@@ -19,17 +19,19 @@ public static class AutoModel
     /// <param name="warn">Receives things the caller should tell the user: a task head the checkpoint lacks (bert-base-uncased
     /// under a BertForSequenceClassification config) is initialised randomly, listed in <see cref="PretrainedModel.FreshParameters"/>
     /// and named here, instead of refusing the folder.</param>
+    /// <param name="quantization">Hold the linear layers in 4 bits (<see cref="ModelQuantizer"/>: QLoRA's frozen base); null keeps them float.</param>
     public static PretrainedModel FromPretrained(string modelDir, Device? device = null, ScalarType dtype = ScalarType.Float32,
-        Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
+        Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null, QuantizationConfig? quantization = null)
     {
         var config = LoadConfig(modelDir);
         bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
-        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit, device, dtype, unusedKeys: unusedKeys, warn: warn);
+        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit, device, dtype, unusedKeys: unusedKeys, warn: warn, quantization: quantization);
     }
 
     /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
     private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, bool bnb4Bit, Device? device, ScalarType dtype,
-        Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null)
+        Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null,
+        QuantizationConfig? quantization = null)
     {
         try
         {
@@ -38,6 +40,7 @@ public static class AutoModel
             unusedKeys?.Invoke(unused);
             if (dtype != ScalarType.Float32) model.to(dtype);
             if (device != null && device.type != DeviceType.CPU) model.to(device);
+            if (quantization != null) ModelQuantizer.Quantize(model, quantization);
             model.eval();
             return model;
         }
@@ -55,7 +58,7 @@ public static class AutoModel
     /// A folder whose config promises a matching head that its checkpoint lacks is loaded as <see cref="FromPretrained"/> does (warn).
     /// </summary>
     public static PretrainedModel ForSequenceClassification(string modelDir, int numLabels, string pooling = "cls", Device? device = null,
-        ScalarType dtype = ScalarType.Float32, Action<string>? log = null, Action<string>? warn = null)
+        ScalarType dtype = ScalarType.Float32, Action<string>? log = null, Action<string>? warn = null, QuantizationConfig? quantization = null)
     {
         var config = LoadConfig(modelDir);
         var type = config.GetString("model_type", null);
@@ -74,7 +77,8 @@ public static class AutoModel
         using (no_grad())
             foreach (var (name, p) in model.named_parameters().Where(p => p.name.StartsWith("classifier.", StringComparison.Ordinal)))
                 if (name.EndsWith("weight", StringComparison.Ordinal)) p.normal_(0, 0.02); else p.zero_();
-        model = LoadWeights(model, modelDir, bnb4Bit, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal), warn: warn);
+        model = LoadWeights(model, modelDir, bnb4Bit, device, dtype, newModules: n => !hadHead && n.StartsWith("classifier.", StringComparison.Ordinal), warn: warn,
+            quantization: quantization);
         if (!hadHead) log?.Invoke($"new classification head with {numLabels} labels ({pooling} pooling), initialised randomly");
         return model;
     }

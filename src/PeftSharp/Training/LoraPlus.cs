@@ -1,3 +1,4 @@
+using PeftSharp.Models;
 using PeftSharp.Tuners;
 using TorchSharp.Modules;
 

@@ -165,6 +165,9 @@ public static class TrainConfigFile
             $"target_modules auto spends the budget as per-module ranks, which method {o.Method} has not (use lora or loha)");
         Check(!auto || o.FromAdapter == null, "target_modules auto chooses the targets of a new adapter; from_adapter continues one whose targets are set");
         errors.AddRange(LayerGroups.Problems(o));
+        Check(o.Quantize == "none" || o.Method != TrainingMethods.Full,
+            $"method full trains every weight, and quantize {o.Quantize} freezes the linear layers in 4 bits; train an adapter (lora) on the 4-bit base");
+        Check(o.Quantize != "none" || !o.DoubleQuant, "double_quant quantizes the 4-bit scales, and quantize is none; set quantize nf4 or fp4");
 
         if (errors.Count > 0) throw new PeftException($"invalid training options: {string.Join("; ", errors)}");
         return o;

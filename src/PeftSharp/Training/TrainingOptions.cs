@@ -186,6 +186,17 @@ public sealed record TrainingOptions
     [Option("What adapter_config.json and the model card record as the base model (default: model as given); set its Hub id (org/name) before sharing the adapter", MayChangeOnResume = true)]
     public string? BaseModelNameOrPath { get; init; }
 
+    [Option("Hold the frozen base's linear layers in 4 bits, as bitsandbytes (QLoRA): nf4 (NormalFloat) or fp4; the output head, " +
+        "embeddings and norms stay in full precision", Choices = ["none", "nf4", "fp4"])]
+    public string Quantize { get; init; } = "none";
+
+    [Option("With quantize: also quantize the 4-bit blocks' scales to 8 bits (QLoRA's double quantization, about 0.4 bits a weight less)")]
+    public bool DoubleQuant { get; init; }
+
+    [Option("With quantize: the dtype of the 4-bit layers' matmuls (bitsandbytes' compute dtype); bfloat16 is faster on CPUs with native bf16",
+        Choices = ["float32", "bfloat16", "float16"], MayChangeOnResume = true)]
+    public string ComputeDtype { get; init; } = "float32";
+
     [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)", MayChangeOnResume = true)]
     public string Device { get; init; } = "cpu";
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using PeftSharp.Data;
 using PeftSharp.Models;
+using PeftSharp.Models.Quantization;
 using PeftSharp.Options;
 using PeftSharp.Tokenization;
 using PeftSharp.Training.Analysis;
@@ -82,9 +83,11 @@ internal sealed class TrainingRun : IDisposable
 
         var tokenizer = AutoTokenizer.FromFolder(o.Model);
         var data = TrainingData.Build(o, tokenizer, log);
+        var quantization = QuantizationConfig.From(o.Quantize, o.DoubleQuant, o.ComputeDtype);
         var model = data.Task.Kind == TaskKind.SequenceClassification
-            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log, warn: log)
-            : AutoModel.FromPretrained(o.Model, device, warn: log);
+            ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log, warn: log, quantization: quantization)
+            : AutoModel.FromPretrained(o.Model, device, warn: log, quantization: quantization);
+        if (quantization != null) log($"base in 4 bits: {ModelQuantizer.Layers(model).Count()} linear layers as {quantization}");
         try
         {
             manual_seed(o.Seed);

@@ -1,3 +1,4 @@
+using PeftSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

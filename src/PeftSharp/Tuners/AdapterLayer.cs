@@ -1,3 +1,4 @@
+using PeftSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -193,7 +193,9 @@ public sealed partial class PeftModel
     public TrainableReport TrainableParameters()
     {
         var ps = Model.parameters().Concat(ModelAdapterParameters().Select(p => p.Parameter)).ToList();
-        return new TrainableReport(ps.Where(p => p.requires_grad).Sum(p => p.numel()), ps.Sum(p => p.numel()));
+        // A 4-bit base layer's weight is a buffer, not a parameter; it counts as its weights, as PEFT counts Params4bit.
+        long quantized = Models.Quantization.ModelQuantizer.Layers(Model).Sum(l => l.Layer.InFeatures * l.Layer.OutFeatures);
+        return new TrainableReport(ps.Where(p => p.requires_grad).Sum(p => p.numel()), ps.Sum(p => p.numel()) + quantized);
     }
 
     /// <summary>Parameters the optimizer should update, by their full names.</summary>

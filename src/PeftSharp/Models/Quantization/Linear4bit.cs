@@ -5,12 +5,14 @@ using static TorchSharp.torch;
 namespace PeftSharp.Models.Quantization;
 
 /// <summary>
-/// A frozen linear layer whose weight stays 4-bit in memory, as bitsandbytes' Linear4bit on CPU: each forward dequantizes
-/// (<see cref="FourBitQuantizer.Dequantize"/>, cast to the input's dtype) and computes y = x W^T + b
-/// (torch.nn.functional.linear, what bitsandbytes' gemm_4bit does on CPU). The quantized state is held as buffers
-/// (weight = packed uint8, absmax, and for double quantization nested_absmax and nested_code), so it moves with the
-/// module; there is no weight parameter, so no gradient reaches it, while gradients flow to the input. The bias, when
-/// there is one, is a frozen parameter. Not yet used by any model or tuner.
+/// A frozen linear layer whose weight stays 4-bit in memory, as bitsandbytes' Linear4bit on CPU:
+/// y = (x_c W_cᵀ + b_c) cast back to x's dtype, where x_c is x in the compute dtype (bnb_4bit_compute_dtype) and
+/// W_c = dequantize(weight) (<see cref="FourBitQuantizer.Dequantize"/>) in it, a transient tensor made for the matmul
+/// and dropped after it. The quantized state is held as buffers (weight = packed uint8, absmax, and for double
+/// quantization nested_absmax and nested_code), so it moves with the module; there is no weight parameter, so no
+/// gradient reaches it, while gradients flow to the input through <see cref="Matmul4bit"/>, which dequantizes again in
+/// the backward pass instead of keeping W_c alive. The bias, when there is one, is a frozen parameter.
+/// <see cref="ModelQuantizer"/> puts these in place of a model's linear layers.
 /// </summary>
 public sealed class Linear4bit : nn.Module<Tensor, Tensor>
 {
@@ -43,7 +45,7 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
         {
             if (bias.shape.Length != 1 || bias.shape[0] != _shape[0])
                 throw new ArgumentException($"bias [{string.Join(", ", bias.shape)}] does not fit {_shape[0]} outputs", nameof(bias));
-            register_parameter("bias", new Parameter(bias.detach().clone(), requires_grad: false));
+            register_parameter("bias", new Parameter(bias.detach().clone().DetachFromDisposeScope(), requires_grad: false));
         }
     }
 
@@ -58,6 +60,14 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public long InFeatures => _shape[1];
     public long OutFeatures => _shape[0];
     public FourBitType QuantType => _type;
+    public int BlockSize => _blockSize;
+    public bool DoubleQuant => _nestedBlockSize != null;
+    /// <summary>The dtype of the weight before quantization (adapters on this layer are made in it).</summary>
+    public ScalarType OriginalDType => _dtype;
+    /// <summary>The dtype of the matmul (bitsandbytes' compute_dtype); float32 unless set.</summary>
+    public ScalarType ComputeDType { get; set; } = ScalarType.Float32;
+    public Device Device => get_buffer("weight")!.device;
+    public Parameter? Bias => get_parameter("bias");
 
     /// <summary>The dequantized weight, float32 [out, in] (bitsandbytes' value before the cast to a compute dtype).</summary>
     public Tensor DequantizedWeight()
@@ -70,18 +80,31 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
         return FourBitQuantizer.Dequantize(state);
     }
 
-    public override Tensor forward(Tensor x)
+    /// <summary>W_c: the dequantized weight [out, in] in the compute dtype, on <paramref name="device"/>, without autograd.</summary>
+    internal Tensor ComputeWeight(Device device)
+    {
+        using var _ = no_grad();
+        var weight = DequantizedWeight();
+        if (weight.dtype != ComputeDType) weight = weight.to(ComputeDType);
+        return weight.device == device ? weight : weight.to(device);
+    }
+
+    /// <summary>The forward arithmetic without autograd (<see cref="Matmul4bit"/> records the graph).</summary>
+    internal Tensor Compute(Tensor x, bool withBias)
     {
         using var scope = NewDisposeScope();
-        Tensor weight;
-        using (no_grad())
-        {
-            weight = DequantizedWeight();
-            if (_dtype != ScalarType.Float32) weight = weight.to(_dtype);
-            if (weight.dtype != x.dtype) weight = weight.to(x.dtype);
-            if (weight.device != x.device) weight = weight.to(x.device);
-        }
-        var bias = get_parameter("bias");
-        return nn.functional.linear(x, weight, bias).MoveToOuterDisposeScope();
+        using var _ = no_grad();
+        var weight = ComputeWeight(x.device);
+        var bias = withBias ? Bias : null;
+        var y = nn.functional.linear(x.dtype == ComputeDType ? x : x.to(ComputeDType), weight, bias is null || bias.dtype == ComputeDType ? bias : bias.to(ComputeDType));
+        return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
     }
+
+    public override Tensor forward(Tensor x) => Apply(x, withBias: true);
+
+    /// <summary>x Wᵀ without the bias: the base layer's part DoRA rescales.</summary>
+    public Tensor ForwardNoBias(Tensor x) => Apply(x, withBias: false);
+
+    private Tensor Apply(Tensor x, bool withBias) =>
+        is_grad_enabled() && x.requires_grad ? Matmul4bit.apply(x, this, withBias) : Compute(x, withBias);
 }

@@ -41,6 +41,7 @@ public static class RunReport
         Table(md, ["", ""],
         [
             ["model", Code(o.Model)],
+            .. QuantizationRow(o),
             ["task", Escape(o.Task)],
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
@@ -163,6 +164,10 @@ public static class RunReport
         runDir.Length > 0 && File.Exists(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName))
             ? [["auto targets", Escape(Analysis.AutoTargetPlan.Read(Path.Combine(runDir, Analysis.AutoTargetPlan.FileName)).Describe())]]
             : [];
+
+    /// <summary>"nf4 with double quantization, compute float32" when the base was held in 4 bits.</summary>
+    private static string[][] QuantizationRow(TrainingOptions o) =>
+        Models.Quantization.QuantizationConfig.From(o.Quantize, o.DoubleQuant, o.ComputeDtype) is { } q ? [["base in 4 bits", Escape(q.ToString())]] : [];
 
     /// <summary>What layer_groups auto placed and why, from the run folder's layer-groups.json.</summary>
     private static string[][] AutoLayerGroupsRow(TrainingOptions o, string runDir)

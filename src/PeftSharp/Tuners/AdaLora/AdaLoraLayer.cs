@@ -21,7 +21,7 @@ public sealed class AdaLoraLayer : DeltaWeightLayer
 
     public void AddAdapter(string adapter, int rank, AdaLoraConfig config)
     {
-        var (dtype, device) = (Base.Weight.dtype, Base.Weight.device);
+        var (dtype, device) = (Base.DType, Base.Device);
         var a = new Parameter(empty(rank, Base.InFeatures, dtype: dtype, device: device));
         var b = new Parameter(empty(Base.OutFeatures, rank, dtype: dtype, device: device));
         var e = new Parameter(empty(rank, 1, dtype: dtype, device: device));

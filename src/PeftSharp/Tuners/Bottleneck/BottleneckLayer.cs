@@ -38,8 +38,8 @@ public sealed class BottleneckLayer : AdapterLayer
     {
         if (_activation.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists on this layer");
         long d = _base.OutFeatures, m = config.BottleneckSize(d);
-        var device = _base.Weight.device;
-        var dtype = _base.Weight.dtype;
+        var device = _base.Device;
+        var dtype = _base.DType;
         var down = nn.Linear(d, m, hasBias: true, device: device, dtype: dtype);
         var up = nn.Linear(m, d, hasBias: true, device: device, dtype: dtype);
         if (config.InitWeights)

@@ -24,7 +24,7 @@ public sealed class IA3Layer : AdapterLayer
     public void AddAdapter(string adapter, bool identityInit)
     {
         var shape = IsFeedforward ? new[] { 1L, _base.InFeatures } : new[] { _base.OutFeatures, 1L };
-        var value = identityInit ? ones(shape, dtype: _base.Weight.dtype, device: _base.Weight.device) : randn(shape, dtype: _base.Weight.dtype, device: _base.Weight.device);
+        var value = identityInit ? ones(shape, dtype: _base.DType, device: _base.Device) : randn(shape, dtype: _base.DType, device: _base.Device);
         ia3_l.Add(adapter, new Parameter(value));
         Added(adapter);
     }

@@ -21,7 +21,7 @@ public sealed class LoHaLayer : DeltaWeightLayer
     public void AddAdapter(string adapter, int rank, double alpha, LoHaConfig config)
     {
         long outF = Base.OutFeatures, inF = Base.InFeatures;
-        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: Base.Weight.dtype, device: Base.Weight.device));
+        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: Base.DType, device: Base.Device));
         var (w1a, w1b, w2a, w2b) = (New(outF, rank), New(rank, inF), New(outF, rank), New(rank, inF));
         using (no_grad())
         {

@@ -28,7 +28,7 @@ public sealed class LoKrLayer : DeltaWeightLayer
         var (outL, outK) = LoKrConfig.Factorize((int)Base.OutFeatures, config.DecomposeFactor);
         bool fullW1 = !(config.DecomposeBoth && rank < Math.Max(outL, inM) / 2.0);
         bool fullW2 = !(rank < Math.Max(outK, inN) / 2.0);
-        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: Base.Weight.dtype, device: Base.Weight.device));
+        Parameter New(long rows, long cols) => new(empty(rows, cols, dtype: Base.DType, device: Base.Device));
         void Kaiming(Parameter p) => nn.init.kaiming_uniform_(p, a: Math.Sqrt(5));
         using (no_grad())
         {

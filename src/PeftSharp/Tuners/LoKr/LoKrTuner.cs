@@ -1,3 +1,4 @@
+using PeftSharp.Models;
 using PeftSharp.IO;
 using TorchSharp;
 using TorchSharp.Modules;

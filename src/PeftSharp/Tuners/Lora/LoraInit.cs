@@ -72,8 +72,8 @@ public static class LoraInit
         using var scope = NewDisposeScope();
         var w = baseLayer.WeightOutIn().to(ScalarType.Float32);
         var (a0, b0) = init == "olora" ? Olora(w, rank) : Pissa(w, rank, scaling);
-        baseLayer.SetWeight(w.sub(b0.matmul(a0).mul(scaling)).to(baseLayer.Weight.dtype));
-        var dtype = baseLayer.Weight.dtype;
+        baseLayer.SetWeight(w.sub(b0.matmul(a0).mul(scaling)).to(baseLayer.DType));
+        var dtype = baseLayer.DType;
         return (a0.to(dtype).contiguous().DetachFromDisposeScope(), b0.to(dtype).contiguous().DetachFromDisposeScope());
     }
 

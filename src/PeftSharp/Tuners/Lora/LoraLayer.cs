@@ -49,8 +49,8 @@ public sealed class LoraLayer : AdapterLayer
         if (_settings.ContainsKey(adapter)) throw new PeftException($"adapter \"{adapter}\" already exists on this layer");
         if (rank <= 0) throw new PeftException($"LoRA rank must be positive, got {rank} (check r and rank_pattern)");
         if (config.UseDora && config.LoraBias) throw new PeftException("DoRA with lora_bias is not supported");
-        var device = _base.Weight.device;
-        var dtype = _base.Weight.dtype;
+        var device = _base.Device;
+        var dtype = _base.DType;
         var a = nn.Linear(_base.InFeatures, rank, hasBias: false, device: device, dtype: dtype);
         var b = nn.Linear(rank, _base.OutFeatures, hasBias: config.LoraBias, device: device, dtype: dtype);
         var scaling = config.Scaling(rank, alpha);

@@ -22,8 +22,8 @@ public sealed class VeraLayer : DeltaWeightLayer, ISharedAdapterTensors
     public void AddAdapter(string adapter, Tensor sharedA, Tensor sharedB, VeraConfig config)
     {
         long r = sharedA.shape[0];
-        var dtype = Base.Weight.dtype;
-        var device = Base.Weight.device;
+        var dtype = Base.DType;
+        var device = Base.Device;
         var lambdaB = config.InitWeights ? zeros(Base.OutFeatures, dtype: dtype, device: device) : ones(Base.OutFeatures, dtype: dtype, device: device);
         var lambdaD = config.InitWeights ? full(r, config.DInitial, dtype: dtype, device: device) : randn(r, dtype: dtype, device: device);
         vera_lambda_b.Add(adapter, new Parameter(lambdaB));

@@ -38,7 +38,7 @@ public sealed class VeraTuner : ITuner
             var m => LinearBase.TryCreate(m)!,
         }).ToList();
         long maxIn = bases.Max(b => b.InFeatures), maxOut = bases.Max(b => b.OutFeatures);
-        var (a, b) = Projections(config, maxIn, maxOut, bases[0].Weight.dtype, bases[0].Weight.device);
+        var (a, b) = Projections(config, maxIn, maxOut, bases[0].DType, bases[0].Device);
 
         return TargetWrapping.Wrap(root, names,
             (module, _) =>

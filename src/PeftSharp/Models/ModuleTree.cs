@@ -2,7 +2,7 @@ using System.Reflection;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Tuners;
+namespace PeftSharp.Models;
 
 /// <summary>
 /// Walking and editing a TorchSharp module tree by dotted names. TorchSharp registers submodules from
@@ -71,7 +71,7 @@ public static class ModuleTree
         }
         else if (original is nn.Module<Tensor, Tensor> hookable && replacement is IForwardWithBase routed)
         {
-            if (root is Models.PretrainedModel)
+            if (root is PretrainedModel)
                 throw new PeftException($"cannot wrap module \"{name}\": its field type {original.GetType().Name} cannot hold an adapter layer");
             var remover = hookable.register_forward_hook((_, input, output) => routed.ForwardWithBase(input, output));
             hook = remover.remove;

@@ -1,0 +1,54 @@
+using PeftSharp.Models.Gpt2;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Models.Quantization;
+
+/// <summary>
+/// Holds a loaded model's linear layers in 4 bits, as transformers' replace_with_bnb_linear does when a model is
+/// loaded with load_in_4bit: every nn.Linear and GPT-2 Conv1D (its [in, out] weight transposed to [out, in] first)
+/// becomes a frozen <see cref="Linear4bit"/>, except the output head (lm_head, the classifier: transformers'
+/// modules_to_not_convert) and layers the model initialised freshly (a new classifier, which trains). Embeddings and
+/// norms are not linear layers and stay in full precision. Each float weight is freed as soon as its layer is
+/// quantized, so the peak is the float model plus one layer, and what stays is the 4-bit model.
+/// </summary>
+public static class ModelQuantizer
+{
+    /// <summary>Replaces the layers in place; returns how many were quantized.</summary>
+    public static int Quantize(PretrainedModel model, QuantizationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(config);
+        var head = model.OutputHeadName is { } h ? h + "." : null;
+        var fresh = model.FreshParameters.ToHashSet(StringComparer.Ordinal);
+        var targets = ModuleTree.NamedModules(model)
+            .Where(m => m.Module is Linear or Conv1D && m.Name.Length > 0)
+            .Where(m => head is null || !(m.Name + ".").StartsWith(head, StringComparison.Ordinal))
+            .Where(m => !fresh.Contains(m.Name + ".weight"))
+            .ToList();
+        foreach (var (name, module) in targets)
+        {
+            QuantState state;
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                var weight = module is Conv1D c ? c.Weight.t().contiguous() : (Tensor)((Linear)module).weight!;
+                state = FourBitQuantizer.Quantize(weight, config.Type, config.BlockSize, config.DoubleQuant);
+                // The module owns these from here: out of every dispose scope, a caller's included.
+                state.Packed.DetachFromDisposeScope();
+                state.Absmax.DetachFromDisposeScope();
+                state.Nested?.Absmax.DetachFromDisposeScope();
+                state.Nested?.Code.DetachFromDisposeScope();
+            }
+            var bias = module switch { Linear l => l.bias, Conv1D c => c.Bias, _ => null };
+            var quantized = new Linear4bit(state, bias) { ComputeDType = config.ComputeDType };
+            ModuleTree.Replace(model, name, quantized);
+            module.Dispose();
+        }
+        return targets.Count;
+    }
+
+    /// <summary>The model's 4-bit layers by name.</summary>
+    public static IEnumerable<(string Name, Linear4bit Layer)> Layers(nn.Module model) =>
+        ModuleTree.NamedModules(model).Where(m => m.Module is Linear4bit).Select(m => (m.Name, (Linear4bit)m.Module));
+}
