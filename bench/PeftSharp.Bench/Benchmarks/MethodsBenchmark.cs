@@ -11,7 +11,7 @@ namespace PeftSharp.Bench.Benchmarks;
 /// all-MiniLM-L6-v2, UCI sentences, mean pooling, 3 epochs, batch 16) trained by each method with the learning rate
 /// given in <see cref="Rows"/>, every run a fresh `peft train` process exactly as a user types it, for each seed.
 /// Prints validation accuracy (mean and range over seeds), trainable parameters and training time.
-/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- methods [--seeds N] [--only head,lora,...] [--threads N] [--jobs N]</code>
+/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- methods [--seeds N] [--first-seed K] [--only head,lora,...] [--threads N] [--jobs N]</code>
 /// Runs go to artifacts/methods/&lt;method&gt;-seed&lt;s&gt; (a finished one is reused; delete the folder to rerun it).
 /// <c>targets</c> is issue 13's table on the same run: which parameters to train at the default run's budget (LoRA r=8 on
 /// query and value, 73,728 parameters): the default targets, all linear layers at the rank that fits, automatic targets by
@@ -57,6 +57,8 @@ public static partial class MethodsBenchmark
     private static int Run(string[] args, string table, (string Name, string Lr, string[] Args)[] allRows)
     {
         int seeds = Flag(args, "--seeds") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 1;
+        // Seeds first..seeds: another checkout can run the later seeds at the same time (copy its run folders in after).
+        int first = Flag(args, "--first-seed") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : 1;
         // Threads per run (default: the tool's, every core); fewer leave room for other work, and all rows share it.
         var threads = Flag(args, "--threads");
         var only = Flag(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -88,7 +90,7 @@ public static partial class MethodsBenchmark
             }
         }
 
-        var work = Enumerable.Range(1, seeds).SelectMany(seed => rows.Select(r => (Row: r, Seed: seed))).ToList();
+        var work = Enumerable.Range(first, seeds - first + 1).SelectMany(seed => rows.Select(r => (Row: r, Seed: seed))).ToList();
         Parallel.ForEach(Partitioner.Create(work, EnumerablePartitionerOptions.NoBuffering), new ParallelOptions { MaxDegreeOfParallelism = jobs }, w =>
         {
             var (name, lr, extra) = w.Row;
