@@ -53,6 +53,26 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.True(gen == 0, genErr);
         Assert.False(string.IsNullOrWhiteSpace(text));
 
+        // peft merge onto the 4-bit base: a float model of the dequantized base plus LoRA's change, which computes what the
+        // 4-bit base with the adapter computes (up to the float rounding of adding the change into the weights).
+        var merged = Path.Combine(_dir, "merged");
+        var (m, mOut, mErr) = CliRunner.Run("merge", "--model", Model, "--adapter", adapter, "--quantize", "nf4", "--double-quant", "--out", merged);
+        Assert.True(m == 0, mErr);
+        Assert.Contains("dequantized", mErr);
+        var mergedForward = Path.Combine(_dir, "merged.safetensors");
+        var (mf, _, mfErr) = CliRunner.Run("forward", "--model", merged, "--inputs", inputs, "--out", mergedForward);
+        Assert.True(mf == 0, mfErr);
+        using (var q = SafetensorsFile.Open(a))
+        using (var f = SafetensorsFile.Open(mergedForward))
+        {
+            var (lq, lm) = (q.Load("logits"), f.Load("logits"));
+            double rel = lq.sub(lm).abs().div(lq.abs().add(1)).max().item<float>();
+            Assert.True(rel < 1e-4, $"merged model vs 4-bit base with adapter: {rel:E2}");
+        }
+        var (none, _, noneErr) = CliRunner.Run("merge", "--model", Model, "--out", Path.Combine(_dir, "nothing"));
+        Assert.Equal(2, none);
+        Assert.Contains("give --adapter", noneErr);
+
         var (merge, _, mergeErr) = CliRunner.Run("forward", "--model", Model, "--adapter", adapter, "--inputs", inputs, "--out", Path.Combine(_dir, "m.safetensors"),
             "--merge", "--quantize", "nf4");
         Assert.Equal(2, merge);

@@ -64,6 +64,8 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public bool DoubleQuant => _nestedBlockSize != null;
     /// <summary>The dtype of the weight before quantization (adapters on this layer are made in it).</summary>
     public ScalarType OriginalDType => _dtype;
+    /// <summary>True when the float layer it was made from stored its weight [in, out] (GPT-2's Conv1D), so dequantizing gives that layer back.</summary>
+    public bool FanInFanOut { get; init; }
     /// <summary>The dtype of the matmul (bitsandbytes' compute_dtype); float32 unless set.</summary>
     public ScalarType ComputeDType { get; set; } = ScalarType.Float32;
     public Device Device => get_buffer("weight")!.device;

@@ -1,4 +1,5 @@
 using PeftSharp.Models.Gpt2;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -41,11 +42,49 @@ public static class ModelQuantizer
                 state.Nested?.Code.DetachFromDisposeScope();
             }
             var bias = module switch { Linear l => l.bias, Conv1D c => c.Bias, _ => null };
-            var quantized = new Linear4bit(state, bias) { ComputeDType = config.ComputeDType };
+            var quantized = new Linear4bit(state, bias) { ComputeDType = config.ComputeDType, FanInFanOut = module is Conv1D };
             ModuleTree.Replace(model, name, quantized);
             module.Dispose();
         }
         return targets.Count;
+    }
+
+    /// <summary>
+    /// Puts float layers back in place of the 4-bit ones, each holding its dequantized weight (float32, or the dtype the
+    /// weight was quantized from) and the bias: the model as the 4-bit layers compute it, now with weights that can be
+    /// written. What a merge onto a 4-bit base starts from; returns how many layers were replaced.
+    /// </summary>
+    public static int Dequantize(PretrainedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var layers = Layers(model).ToList();
+        foreach (var (name, q) in layers)
+        {
+            // Modules are made outside the scope (their parameters must outlive it); only the copying happens inside.
+            Conv1D? conv = q.FanInFanOut ? new Conv1D(q.InFeatures, q.OutFeatures, q.Device) : null;
+            Linear? linear = q.FanInFanOut ? null : nn.Linear(q.InFeatures, q.OutFeatures, hasBias: q.Bias is not null, device: q.Device);
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                var weight = q.DequantizedWeight();
+                if (conv != null)
+                {
+                    conv.Weight.copy_(weight.t());
+                    if (q.Bias is { } b) conv.Bias.copy_(b); else conv.Bias.zero_();
+                }
+                else
+                {
+                    linear!.weight!.copy_(weight);
+                    if (q.Bias is { } b) linear.bias!.copy_(b);
+                }
+            }
+            nn.Module<Tensor, Tensor> restored = (nn.Module<Tensor, Tensor>?)conv ?? linear!;
+            if (q.OriginalDType != ScalarType.Float32) restored.to(q.OriginalDType);
+            foreach (var p in restored.parameters()) p.requires_grad = false;
+            ModuleTree.Replace(model, name, restored);
+            q.Dispose();
+        }
+        return layers.Count;
     }
 
     /// <summary>The model's 4-bit layers by name.</summary>

@@ -134,6 +134,23 @@ public sealed class QuantizedModelTests
     }
 
     [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Dequantizing_gives_float_layers_of_the_original_kinds_that_compute_what_the_4_bit_layers_did(string arch)
+    {
+        using var scope = NewDisposeScope();
+        using var model = Tiny(arch);
+        var kinds = ModuleTree.NamedModules(model).Where(m => LinearBase.IsLinear(m.Module)).ToDictionary(m => m.Name, m => m.Module.GetType());
+        ModelQuantizer.Quantize(model, new QuantizationConfig(FourBitType.Fp4, DoubleQuant: true));
+        var batch = Batch(arch);
+        var quantized = Logits(model, batch);
+        Assert.True(ModelQuantizer.Dequantize(model) > 0);
+        Assert.Empty(ModelQuantizer.Layers(model));
+        Assert.Equal(kinds, ModuleTree.NamedModules(model).Where(m => LinearBase.IsLinear(m.Module)).ToDictionary(m => m.Name, m => m.Module.GetType()));
+        var restored = Logits(model, batch);
+        Assert.True(restored.allclose(quantized, 1e-5, 1e-5), $"{arch}: {restored.sub(quantized).abs().max().item<float>()}");
+    }
+
+    [Theory]
     [InlineData("quantize: nf4\nmethod: full", "method full trains every weight")]
     [InlineData("double_quant: true", "double_quant quantizes the 4-bit scales")]
     [InlineData("quantize: nf8", "quantize")]
