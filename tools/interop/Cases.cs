@@ -11,7 +11,9 @@ internal sealed record BaseModel(string Key, string TrainModel, string ForwardMo
 
 /// <summary>A method as `peft train` flags (our adapters, read by Python) or as a PEFT config (Python's, read by us).</summary>
 /// <param name="Merges">False for prompt learning: the prompt is an input, so there is no merged form to compare.</param>
-internal sealed record Method(string Label, string[] TrainArgs, Func<BaseModel, JsonObject>? PythonConfig = null, bool Merges = true);
+/// <param name="Quantize">A 4-bit base (QLoRA): the flags our train and forward get; Python loads the adapter onto the
+/// same base dequantized (`peft merge --quantize ...` without an adapter), and the merged form is `peft merge --quantize`.</param>
+internal sealed record Method(string Label, string[] TrainArgs, Func<BaseModel, JsonObject>? PythonConfig = null, bool Merges = true, string[]? Quantize = null);
 
 internal static class Cases
 {
@@ -32,6 +34,12 @@ internal static class Cases
         // targets and per-module ranks chosen by an analysis of the training data (rank_pattern, alpha_pattern)
         new("lora auto", ["--target-modules", "auto", "--trainable-budget", "3%"]),
         new("loha auto fisher", ["--method", "loha", "--target-modules", "auto", "--trainable-budget", "3%", "--target-estimator", "fisher"]),
+        // the layers placed by an analysis (layer_groups auto); only where the model has no biases (Llama), since Python
+        // PEFT cannot run the groups' trained biases (PeftSharp's BitFit adapter in biases/) and would compute without them
+        new("lora layer-groups auto", ["--layer-groups", "auto", "--target-modules", "all-linear"]),
+        // QLoRA: trained and run on an NF4 / FP4 base; Python runs the adapter on that base dequantized
+        new("lora nf4 double-quant", ["--quantize", "nf4", "--double-quant", "--target-modules", "all-linear"], Quantize: ["--quantize", "nf4", "--double-quant"]),
+        new("lora dora fp4", ["--quantize", "fp4", "--use-dora"], Quantize: ["--quantize", "fp4"]),
         new("lokr", ["--method", "lokr"]),
         new("vera", ["--method", "vera"]),
         // 12 steps: 3 of warm-up, masking to the budget through step 8, the last 3 with the final rank pattern.
@@ -71,7 +79,8 @@ internal static class Cases
     /// both refuse, so those pairs are left out rather than reported as failures.
     /// </summary>
     private static List<Method> Applicable(BaseModel m, List<Method> methods) =>
-        methods.Where(x => !(m.Key == "gpt2" && (x.Label.StartsWith("loha", StringComparison.Ordinal) || x.Label.StartsWith("lokr", StringComparison.Ordinal)))).ToList();
+        methods.Where(x => !(m.Key == "gpt2" && (x.Label.StartsWith("loha", StringComparison.Ordinal) || x.Label.StartsWith("lokr", StringComparison.Ordinal))))
+            .Where(x => !x.Label.Contains("layer-groups", StringComparison.Ordinal) || m.Key.StartsWith("llama", StringComparison.Ordinal)).ToList();
 
     private static JsonObject Lora(BaseModel b, Dictionary<string, JsonNode?> extra) =>
         Config(b, "LORA", new Dictionary<string, JsonNode?> { ["r"] = 4, ["lora_alpha"] = 8, ["target_modules"] = Targets(b, "lora") }.Concat(extra)

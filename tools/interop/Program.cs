@@ -79,24 +79,41 @@ Directory.CreateDirectory(outs);
 
 // One row: our forward passes (unmerged twice, for determinism, and merged) and the two Python jobs to compare with.
 // Python loads every adapter given and activates those named in active (all by default); we load the active ones.
-void Forward(Row row, BaseModel b, string inputs, IReadOnlyList<(string Path, string Name, string? Subfolder)> adapters, string[]? active = null)
+void Forward(Row row, BaseModel b, string inputs, IReadOnlyList<(string Path, string Name, string? Subfolder)> adapters, string[]? active = null,
+    string[]? quantize = null)
 {
     // Prompt-learning adapters have no merged form (both tools refuse to merge them): their rows compare unmerged only.
     var stem = Path.Combine(outs, Slug($"{row.Direction} {b.Key} {row.Method}"));
     var ours = adapters.Where(a => active is null || active.Contains(a.Name)).SelectMany(a => new[] { "--adapter", a.Subfolder is null ? a.Path : Path.Combine(a.Path, a.Subfolder) }).ToArray();
+    // A 4-bit base: ours runs on it; Python gets the same base dequantized, and our merged form is peft merge's float model.
+    string pythonModel = b.ForwardModel;
+    if (quantize != null)
+    {
+        pythonModel = $"{stem}.base";
+        if (Directory.Exists(pythonModel)) Directory.Delete(pythonModel, recursive: true);
+        stack.Peft(["merge", "--model", b.ForwardModel, .. quantize, "--out", pythonModel]);
+    }
     foreach (var merged in row.Merges ? new[] { false, true } : [false])
     {
         var suffix = merged ? "merged" : "unmerged";
-        stack.Peft(["forward", "--model", b.ForwardModel, .. ours, .. (merged ? new[] { "--merge" } : []), "--inputs", inputs, "--out", $"{stem}.{suffix}.safetensors"]);
+        if (merged && quantize != null)
+        {
+            var mergedModel = $"{stem}.merged-model";
+            if (Directory.Exists(mergedModel)) Directory.Delete(mergedModel, recursive: true);
+            stack.Peft(["merge", "--model", b.ForwardModel, .. ours, .. quantize, "--out", mergedModel]);
+            stack.Peft(["forward", "--model", mergedModel, "--inputs", inputs, "--out", $"{stem}.{suffix}.safetensors"]);
+        }
+        else
+            stack.Peft(["forward", "--model", b.ForwardModel, .. ours, .. quantize ?? [], .. (merged ? new[] { "--merge" } : []), "--inputs", inputs, "--out", $"{stem}.{suffix}.safetensors"]);
         if (!merged)
         {
-            stack.Peft(["forward", "--model", b.ForwardModel, .. ours, "--inputs", inputs, "--out", $"{stem}.again.safetensors"]);
+            stack.Peft(["forward", "--model", b.ForwardModel, .. ours, .. quantize ?? [], "--inputs", inputs, "--out", $"{stem}.again.safetensors"]);
             row.Deterministic = File.ReadAllBytes($"{stem}.unmerged.safetensors").AsSpan().SequenceEqual(File.ReadAllBytes($"{stem}.again.safetensors"));
         }
         var adapterJson = new JsonArray(adapters.Select(a => (JsonNode)new JsonObject { ["path"] = a.Path, ["name"] = a.Name, ["subfolder"] = a.Subfolder }).ToArray());
         jobs.Add(new JsonObject
         {
-            ["id"] = $"{row.Id}:{suffix}", ["model"] = b.ForwardModel, ["inputs"] = inputs, ["merge"] = merged,
+            ["id"] = $"{row.Id}:{suffix}", ["model"] = pythonModel, ["inputs"] = inputs, ["merge"] = merged,
             ["ours"] = $"{stem}.{suffix}.safetensors", ["ref"] = $"{stem}.{suffix}.python.safetensors", ["adapters"] = adapterJson,
             ["active"] = active is null ? null : new JsonArray(active.Select(a => (JsonNode)a).ToArray()),
         });
@@ -129,7 +146,7 @@ foreach (var b in bases)
                 "--warmup-ratio", "0", "--seed", "1", "--output", run]);
             var adapter = Path.Combine(run, "adapter");
             trained[(b.Key, m.Label)] = adapter;
-            Forward(row, b, m.Merges ? inputs : mixed, [(adapter, PeftModel.DefaultAdapter, null)]);
+            Forward(row, b, m.Merges ? inputs : mixed, [(adapter, PeftModel.DefaultAdapter, null)], quantize: m.Quantize);
         });
     }
     // Several adapters saved from one PeftModel: the first at the root, the other in a subfolder named after it.

@@ -41,6 +41,13 @@ public sealed class AutoLayerGroupsTests
     }
 
     [Fact]
+    public void A_model_without_biases_gets_no_bias_group()
+    {
+        var plan = AutoLayerGroups.Plan(LayerScores(1, 2, 3, 4, 5, 6), "sensitivity", 6, "test", biases: false);
+        Assert.Equal("0-3:frozen,4-5:adapter", plan.Groups.ToString());
+    }
+
+    [Fact]
     public void An_analysis_without_the_estimator_or_without_any_score_is_refused()
     {
         Assert.Contains("no fisher scores", Assert.Throws<PeftException>(() => AutoLayerGroups.Plan(LayerScores(1, 2), "fisher", 2, "t")).Message);
