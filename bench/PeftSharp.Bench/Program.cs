@@ -16,6 +16,7 @@ public static class Program
         ["generate"] = GenerationBenchmark.Run,
         ["methods"] = MethodsBenchmark.Run,
         ["targets"] = MethodsBenchmark.Targets,
+        ["qlora"] = QloraBenchmark.Run,
     };
 
     public static int Main(string[] args)

@@ -90,15 +90,25 @@ public static class FourBitQuantizer
         return scales.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Row b: the code values of byte b's two nibbles, high first (float32 [256, 2]).</summary>
+    private static Tensor PairTable(FourBitType type, Device device)
+    {
+        var code = FourBitCodes.TableRef(type);
+        var pairs = new float[512];
+        for (int b = 0; b < 256; b++) (pairs[2 * b], pairs[2 * b + 1]) = (code[b >> 4], code[b & 15]);
+        return tensor(pairs, [256, 2]).to(device);
+    }
+
     /// <summary>The float32 weight, shaped as the original (bitsandbytes then casts to its dtype; callers do that).</summary>
     public static Tensor Dequantize(QuantState state)
     {
         ArgumentNullException.ThrowIfNull(state);
         using var scope = NewDisposeScope();
         long n = state.ElementCount;
-        var code = tensor(FourBitCodes.TableRef(state.QuantType)).to(state.Packed.device);
-        var indices = NibblePacking.Unpack(state.Packed).slice(0, 0, n, 1);
-        var values = code.index_select(0, indices);
+        // One gather per byte from a 256 x 2 table of (code[high nibble], code[low nibble]): the same float32 values as
+        // unpacking the nibbles and looking each up, in one pass over the packed bytes instead of several over int64 indices.
+        var values = PairTable(state.QuantType, state.Packed.device).index_select(0, state.Packed.reshape(-1).to(ScalarType.Int32))
+            .reshape(-1).slice(0, 0, n, 1);
         var weight = BlockScaling.ApplyScales(values, BlockScales(state), state.BlockSize).reshape(state.Shape);
         return weight.MoveToOuterDisposeScope();
     }
