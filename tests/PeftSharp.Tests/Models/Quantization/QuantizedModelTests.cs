@@ -150,6 +150,26 @@ public sealed class QuantizedModelTests
         Assert.True(restored.allclose(quantized, 1e-5, 1e-5), $"{arch}: {restored.sub(quantized).abs().max().item<float>()}");
     }
 
+    [Fact]
+    public void A_bfloat16_compute_dtype_keeps_the_models_float32_outputs_and_gradients_close_to_float32_compute()
+    {
+        using var scope = NewDisposeScope();
+        using var f32 = Tiny("llama");
+        using var bf16 = Tiny("llama");
+        ModelQuantizer.Quantize(f32, new QuantizationConfig(FourBitType.Nf4));
+        ModelQuantizer.Quantize(bf16, new QuantizationConfig(FourBitType.Nf4, ComputeDType: ScalarType.BFloat16));
+        Assert.All(ModelQuantizer.Layers(bf16), l => Assert.Equal(ScalarType.BFloat16, l.Layer.ComputeDType));
+        var batch = Batch("llama");
+        var (a, b) = (Logits(f32, batch), Logits(bf16, batch));
+        Assert.Equal(ScalarType.Float32, b.dtype);
+        double rel = b.sub(a).abs().max().item<float>() / a.abs().max().item<float>();
+        Assert.True(rel > 0 && rel < 0.05, $"bf16 compute vs float32 compute: {rel:E2} of the largest logit");
+        var layer = ModelQuantizer.Layers(bf16).First().Layer;
+        var x = randn(3, layer.InFeatures).requires_grad_(true);
+        layer.forward(x).sum().backward();
+        Assert.Equal(ScalarType.Float32, x.grad!.dtype);
+    }
+
     [Theory]
     [InlineData("quantize: nf4\nmethod: full", "method full trains every weight")]
     [InlineData("double_quant: true", "double_quant quantizes the 4-bit scales")]
