@@ -94,15 +94,25 @@ public sealed class AdamW(IReadOnlyList<ParamGroup> groups, double beta1 = 0.9, 
     protected override void Update(ParamGroup group, string name, Tensor p, Tensor grad, Dictionary<string, Tensor> state)
     {
         double lr = group.LearningRate;
-        if (group.WeightDecay != 0) p.mul_(1 - lr * group.WeightDecay);
-        var m = state["exp_avg"];
-        var v = state["exp_avg_sq"];
-        m.mul_(beta1).add_(grad, alpha: 1 - beta1);
-        v.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
         double bc1 = 1 - Math.Pow(beta1, Steps);
         double bc2 = 1 - Math.Pow(beta2, Steps);
-        using var denom = v.sqrt().div_(Math.Sqrt(bc2)).add_(eps);
-        p.addcdiv_(m, denom, value: -lr / bc1);
+        // Explicit Scalars, disposed after the last op that uses them: an implicit double-to-Scalar temporary can be
+        // finalized by the GC while libtorch still reads it (the "toFloat at Scalar.h" crash seen under load).
+        using var decay = (1 - lr * group.WeightDecay).ToScalar();
+        using var b1 = beta1.ToScalar();
+        using var oneMinusB1 = (1 - beta1).ToScalar();
+        using var b2 = beta2.ToScalar();
+        using var oneMinusB2 = (1 - beta2).ToScalar();
+        using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
+        using var epsilon = eps.ToScalar();
+        using var step = (-lr / bc1).ToScalar();
+        if (group.WeightDecay != 0) p.mul_(decay);
+        var m = state["exp_avg"];
+        var v = state["exp_avg_sq"];
+        m.mul_(b1).add_(grad, alpha: oneMinusB1);
+        v.mul_(b2).addcmul_(grad, grad, value: oneMinusB2);
+        using var denom = v.sqrt().div_(sqrtBc2).add_(epsilon);
+        p.addcdiv_(m, denom, value: step);
     }
 }
 
@@ -114,14 +124,17 @@ public sealed class Sgd(IReadOnlyList<ParamGroup> groups, double momentum = 0.9)
     protected override void Update(ParamGroup group, string name, Tensor p, Tensor grad, Dictionary<string, Tensor> state)
     {
         using var scope = NewDisposeScope();
-        var d = group.WeightDecay != 0 ? grad.add(p, alpha: group.WeightDecay) : grad;
+        using var decay = group.WeightDecay.ToScalar();
+        var d = group.WeightDecay != 0 ? grad.add(p, alpha: decay) : grad;
         if (momentum != 0)
         {
             var buf = state["momentum_buffer"];
             // torch initialises the buffer with the first gradient, then buf = momentum * buf + d.
-            if (!Started.Contains(name)) buf.copy_(d); else buf.mul_(momentum).add_(d);
+            using var mu = momentum.ToScalar();
+            if (!Started.Contains(name)) buf.copy_(d); else buf.mul_(mu).add_(d);
             d = buf;
         }
-        p.add_(d, alpha: -group.LearningRate);
+        using var step = (-group.LearningRate).ToScalar();
+        p.add_(d, alpha: step);
     }
 }
