@@ -13,6 +13,12 @@ public static class AtomicFile
         writer.Write(text);
     });
 
+    /// <summary>A JSON document, indented, with a final newline: how PeftSharp's own JSON files are written.</summary>
+    public static void WriteJson(string path, System.Text.Json.Nodes.JsonNode json) =>
+        WriteAllText(path, json.ToJsonString(Indented) + "\n");
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
 
     private static void Write(string path, Action<Stream> write)

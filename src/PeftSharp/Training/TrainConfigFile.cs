@@ -167,7 +167,14 @@ public static class TrainConfigFile
         errors.AddRange(LayerGroups.Problems(o));
         Check(o.Quantize == "none" || o.Method != TrainingMethods.Full,
             $"method full trains every weight, and quantize {o.Quantize} freezes the linear layers in 4 bits; train an adapter (lora) on the 4-bit base");
-        Check(o.Quantize != "none" || !o.DoubleQuant, "double_quant quantizes the 4-bit scales, and quantize is none; set quantize nf4 or fp4");
+        try
+        {
+            Models.Quantization.QuantizationConfig.From(o.Quantize, o.DoubleQuant, o.ComputeDtype);
+        }
+        catch (PeftException e)
+        {
+            errors.Add(e.Message);
+        }
 
         if (errors.Count > 0) throw new PeftException($"invalid training options: {string.Join("; ", errors)}");
         return o;

@@ -13,8 +13,7 @@ internal static class ActiveAdapterList
     private const string Key = "active_adapters";
 
     public static void Write(string path, IReadOnlyList<string> adapters) =>
-        AtomicFile.WriteAllText(path, new JsonObject { [Key] = new JsonArray(adapters.Select(a => (JsonNode?)a).ToArray()) }.ToJsonString(
-            new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteJson(path, new JsonObject { [Key] = new JsonArray(adapters.Select(a => (JsonNode?)a).ToArray()) });
 
     public static IReadOnlyList<string> Read(string path)
     {

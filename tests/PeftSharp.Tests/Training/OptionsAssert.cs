@@ -20,4 +20,11 @@ internal static class OptionsAssert
             else Assert.True(Equals(e, a), $"{p.Name}: {e ?? "null"} vs {a ?? "null"}");
         }
     }
+
+    /// <summary>The config check refuses these lines (after a minimal model and train_data) with a message containing <paramref name="message"/>.</summary>
+    public static void Refused(string yaml, string message)
+    {
+        var e = Assert.Throws<PeftException>(() => TrainConfigFile.Validate(TrainConfigFile.ParseYaml("model: m\ntrain_data: d.jsonl\n" + yaml, "test.yaml")));
+        Assert.Contains(message, e.Message);
+    }
 }

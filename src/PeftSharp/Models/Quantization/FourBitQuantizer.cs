@@ -90,14 +90,22 @@ public static class FourBitQuantizer
         return scales.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Row b: the code values of byte b's two nibbles, high first (float32 [256, 2]).</summary>
-    private static Tensor PairTable(FourBitType type, Device device)
+    /// <summary>Row b: the code values of byte b's two nibbles, high first (float32 [256, 2]); made once per type.</summary>
+    private static readonly Dictionary<FourBitType, float[]> Pairs = new()
+    {
+        [FourBitType.Nf4] = PairsOf(FourBitType.Nf4),
+        [FourBitType.Fp4] = PairsOf(FourBitType.Fp4),
+    };
+
+    private static float[] PairsOf(FourBitType type)
     {
         var code = FourBitCodes.TableRef(type);
         var pairs = new float[512];
         for (int b = 0; b < 256; b++) (pairs[2 * b], pairs[2 * b + 1]) = (code[b >> 4], code[b & 15]);
-        return tensor(pairs, [256, 2]).to(device);
+        return pairs;
     }
+
+    private static Tensor PairTable(FourBitType type, Device device) => tensor(Pairs[type], [256, 2]).to(device);
 
     /// <summary>The float32 weight, shaped as the original (bitsandbytes then casts to its dtype; callers do that).</summary>
     public static Tensor Dequantize(QuantState state)

@@ -75,7 +75,7 @@ public sealed record AnalysisResult
         };
     }
 
-    public void Write(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    public void Write(string path) => AtomicFile.WriteJson(path, ToJson());
 
     /// <summary>Reads analysis.json (or a folder holding it).</summary>
     public static AnalysisResult Read(string path)

@@ -48,7 +48,7 @@ public sealed record AutoTargetPlan(string Estimator, long Budget, int BaseRank,
                 ["name"] = c.Name, ["rank"] = c.Rank, ["parameters"] = c.Parameters, ["score"] = c.Score, ["share"] = c.Share,
             }).ToArray()),
         };
-        AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteJson(path, json);
     }
 
     public static AutoTargetPlan Read(string path)

@@ -29,7 +29,7 @@ public sealed record LayerGroupPlan(string Estimator, IReadOnlyList<LayerScore> 
             ["estimator"] = Estimator, ["source"] = Source, ["layer_groups"] = Groups.ToString(),
             ["layers"] = new JsonArray(Layers.Select(l => (JsonNode?)new JsonObject { ["layer"] = l.Layer, ["score"] = l.Score, ["share"] = l.Share }).ToArray()),
         };
-        AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteJson(path, json);
     }
 
     /// <summary>Reads a plan back; a file that is not one (or whose groups do not parse) is one error naming it.</summary>
