@@ -9,8 +9,8 @@ namespace PeftSharp.Models;
 /// <summary>
 /// Loads a Hugging Face model folder (config.json + safetensors) into the matching PeftSharp model,
 /// on the device and in the dtype asked for. The one entry point for "give me a model from disk".
-/// A bitsandbytes 4-bit checkpoint (config.json quantization_config) is dequantized into the ordinary float model
-/// (<see cref="Bnb4BitCheckpoint"/>).
+/// A bitsandbytes 4-bit checkpoint (config.json quantization_config) loads as it does in transformers: its quantized
+/// linear layers stay 4-bit, holding the file's own codes and scales (<see cref="ModelQuantizer.FromCheckpoint"/>).
 /// </summary>
 public static class AutoModel
 {
@@ -25,22 +25,38 @@ public static class AutoModel
     {
         var config = LoadConfig(modelDir);
         bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
-        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit, device, dtype, unusedKeys: unusedKeys, warn: warn, quantization: quantization);
+        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit ? config : null, device, dtype, unusedKeys: unusedKeys, warn: warn, quantization: quantization);
     }
 
     /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
-    private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, bool bnb4Bit, Device? device, ScalarType dtype,
+    /// <param name="bnb4Bit">The folder's config when it is a bitsandbytes 4-bit checkpoint, else null.</param>
+    private static PretrainedModel LoadWeights(PretrainedModel model, string modelDir, JsonConfig? bnb4Bit, Device? device, ScalarType dtype,
         Func<string, bool>? newModules = null, Action<IReadOnlyList<string>>? unusedKeys = null, Action<string>? warn = null,
         QuantizationConfig? quantization = null)
     {
         try
         {
-            using var checkpoint = Bnb4BitCheckpoint.Wrap(CheckpointReader.OpenFolder(modelDir), bnb4Bit, Path.Combine(modelDir, "config.json"));
-            var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn);
-            unusedKeys?.Invoke(unused);
-            if (dtype != ScalarType.Float32) model.to(dtype);
-            if (device != null && device.type != DeviceType.CPU) model.to(device);
-            if (quantization != null) ModelQuantizer.Quantize(model, quantization);
+            using var checkpoint = Bnb4BitCheckpoint.Wrap(CheckpointReader.OpenFolder(modelDir), bnb4Bit != null, Path.Combine(modelDir, "config.json"));
+            if (checkpoint is Bnb4BitCheckpoint stored)
+            {
+                // The 4-bit layers take the file's codes and scales as they are, before anything else is loaded (no
+                // weight is dequantized); the loader then fills the rest, biases of those layers included, in the
+                // dtype and on the device the model already has.
+                if (dtype != ScalarType.Float32) model.to(dtype);
+                if (device != null && device.type != DeviceType.CPU) model.to(device);
+                KeepStored4Bit(model, stored, bnb4Bit!, quantization);
+                var owned = Bnb4BitLayout.Owns(ModelQuantizer.Layers(model));
+                var unused = WeightLoader.Load(model, stored, modelDir, newModules, warn, inPlace: n => owned(n) && !n.EndsWith(".bias", StringComparison.Ordinal));
+                unusedKeys?.Invoke(unused);
+            }
+            else
+            {
+                var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn);
+                unusedKeys?.Invoke(unused);
+                if (dtype != ScalarType.Float32) model.to(dtype);
+                if (device != null && device.type != DeviceType.CPU) model.to(device);
+                if (quantization != null) ModelQuantizer.Quantize(model, quantization);
+            }
             model.eval();
             return model;
         }
@@ -49,6 +65,21 @@ public static class AutoModel
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A 4-bit checkpoint stays in its own 4 bits. Asking for the 4-bit type it already has (to set the compute dtype) is
+    /// fine; asking for another would quantize its dequantized weights a second time, which is refused rather than done
+    /// quietly.
+    /// </summary>
+    private static int KeepStored4Bit(PretrainedModel model, Bnb4BitCheckpoint checkpoint, JsonConfig config, QuantizationConfig? quantization)
+    {
+        var stored = checkpoint.QuantizedKeys.Count > 0 ? checkpoint.StateOf(checkpoint.QuantizedKeys[0]) : null;
+        if (quantization != null && stored != null && (quantization.Type != stored.QuantType || quantization.DoubleQuant != stored.Nested))
+            throw new PeftException($"{config.Source}: the checkpoint is already bitsandbytes {FourBitTypes.Name(stored.QuantType)}"
+                + $"{(stored.Nested ? " with double quantization" : "")}; quantizing it as {quantization} would quantize its dequantized weights "
+                + "again. Leave out the 4-bit options (it loads in its own 4 bits), or give the same ones to set the compute dtype");
+        return ModelQuantizer.FromCheckpoint(model, checkpoint, quantization?.ComputeDType ?? BnbQuantizationConfig.ComputeDType(config));
     }
 
     /// <summary>
@@ -64,7 +95,7 @@ public static class AutoModel
         var type = config.GetString("model_type", null);
         if (type != "bert") throw new PeftException($"{modelDir}: sequence classification is available for BERT-family models (model_type bert), not \"{type}\"");
         if (pooling is not ("cls" or "mean")) throw new PeftException($"pooling must be cls or mean, not \"{pooling}\"");
-        bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
+        var bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config) ? config : null;
         var root = (System.Text.Json.Nodes.JsonObject)config.Root.DeepClone();
         int existing = config.GetInt("num_labels", null) ?? config.GetObject("id2label")?.Root.Count ?? 0;
         bool hadHead = (config.GetStringList("architectures") ?? []).Contains("BertForSequenceClassification") && existing == numLabels;

@@ -9,6 +9,7 @@ namespace PeftSharp.Models;
 /// <summary>
 /// Writes a model as an ordinary Hugging Face folder (config.json, model.safetensors, and the tokenizer
 /// and generation files of the folder it came from), so a merged model loads anywhere without PeftSharp.
+/// A model holding 4-bit layers is written in transformers + bitsandbytes' 4-bit layout (<see cref="Quantization.Bnb4BitLayout"/>).
 /// The folder is written through <see cref="AtomicFolder"/> (temporary sibling, fsync, rename into place), so
 /// an interrupted save never leaves a half-written model under the final name. Only a missing or empty folder is
 /// replaced: a merged model never overwrites one that exists.
@@ -33,13 +34,18 @@ public static class ModelSaver
             // A head that was tied but now has its own trained weights must be saved untied.
             if (model.TiedParameters.Keys.Any(names.Contains)) config["tie_word_embeddings"] = false;
             config["architectures"] = new JsonArray(model.ArchitectureName);
-            // A model loaded from a 4-bit checkpoint holds (and saves) float weights: the quantization block no longer applies.
-            config.Remove(Quantization.BnbQuantizationConfig.Key);
+            // 4-bit layers are written in bitsandbytes' layout with the quantization block transformers reads; a model
+            // without them (a 4-bit base dequantized for a merge) is a float model and must not claim one.
+            var fourBit = Quantization.ModelQuantizer.Layers(model).ToList();
+            if (fourBit.Count > 0) config[Quantization.BnbQuantizationConfig.Key] = Quantization.Bnb4BitLayout.Config(model, fourBit);
+            else config.Remove(Quantization.BnbQuantizationConfig.Key);
+            var owned = Quantization.Bnb4BitLayout.Owns(fourBit);
             File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             using (var scope = NewDisposeScope())
             {
-                var tensors = model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().cpu().contiguous()))
-                    .Concat(model.named_buffers().Where(b => !names.Contains(b.name)).Select(b => new KeyValuePair<string, Tensor>(b.name, b.buffer.detach().cpu().contiguous())));
+                var tensors = model.named_parameters().Where(p => !owned(p.name)).Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter.detach().cpu().contiguous()))
+                    .Concat(model.named_buffers().Where(b => !names.Contains(b.name) && !owned(b.name)).Select(b => new KeyValuePair<string, Tensor>(b.name, b.buffer.detach().cpu().contiguous())))
+                    .Concat(Quantization.Bnb4BitLayout.Tensors(fourBit));
                 SafetensorsWriter.Write(Path.Combine(temp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
             }
             if (sourceDir != null)

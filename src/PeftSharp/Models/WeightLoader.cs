@@ -16,14 +16,18 @@ public static class WeightLoader
     /// <summary>Loads all weights; returns the checkpoint keys that were present but unused.</summary>
     /// <param name="newModules">Parameters the checkpoint may lack because they belong to a newly added head; they keep their initialisation.</param>
     /// <param name="warn">Receives one line naming the task-head parameters the checkpoint lacked (initialised here).</param>
+    /// <param name="inPlace">Tensors already filled from this checkpoint (a 4-bit layer's codes and scales, which it stores
+    /// under other keys): neither loaded nor checked here, and the keys of their names count as used.</param>
     public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source, Func<string, bool>? newModules = null,
-        Action<string>? warn = null)
+        Action<string>? warn = null, Func<string, bool>? inPlace = null)
     {
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var parameters = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, p) in model.named_parameters()) { targets[name] = p; parameters.Add(name); }
         foreach (var (name, b) in model.named_buffers()) targets.TryAdd(name, b);
         foreach (var alias in model.TiedParameters.Keys) targets.Remove(alias);
+        var filled = inPlace is null ? [] : targets.Keys.Where(inPlace).ToList();
+        foreach (var name in filled) targets.Remove(name);
 
         var keys = checkpoint.Keys.ToHashSet(StringComparer.Ordinal);
         string prefix = model.BaseModelPrefix + ".";
@@ -85,7 +89,7 @@ public static class WeightLoader
         model.FreshParameters = targets.Keys.Where(fresh.Contains).ToList();
         if (freshHead.Count > 0) warn?.Invoke(HeadInitialiser.Warning(source, freshHead.Select(h => h.Name).ToList()));
 
-        var used = targets.Keys.Select(KeyFor).ToHashSet(StringComparer.Ordinal);
+        var used = targets.Keys.Concat(filled).Select(KeyFor).ToHashSet(StringComparer.Ordinal);
         return keys.Where(k => !used.Contains(k) && !model.IgnorableCheckpointKeys.Any(r => r.IsMatch(k))).Order().ToList();
     }
 

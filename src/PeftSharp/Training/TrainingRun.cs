@@ -87,9 +87,13 @@ internal sealed class TrainingRun : IDisposable
         var model = data.Task.Kind == TaskKind.SequenceClassification
             ? AutoModel.ForSequenceClassification(o.Model, data.Labels!.Count, o.Pooling, device, log: log, warn: log, quantization: quantization)
             : AutoModel.FromPretrained(o.Model, device, warn: log, quantization: quantization);
-        if (quantization != null) log($"base in 4 bits: {ModelQuantizer.Layers(model).Count()} linear layers as {quantization}");
+        int fourBit = ModelQuantizer.Layers(model).Count();
+        if (fourBit > 0) log($"base in 4 bits: {fourBit} linear layers as {quantization?.ToString() ?? "stored in the checkpoint (bitsandbytes)"}");
         try
         {
+            if (fourBit > 0 && o.Method == TrainingMethods.Full)
+                throw new PeftException($"{o.Model}: method full trains every weight, and {fourBit} linear layers of this base are 4-bit and frozen; "
+                    + "train an adapter (lora) on it, or merge it to full precision first (peft merge --model ... --out ...)");
             manual_seed(o.Seed);
             var collator = Collator.For(tokenizer, new CollatorOptions { DecoderStartTokenId = model is IEncoderDecoder ed ? ed.DecoderStartTokenId : null });
             var plan = AutoTargets.IsAuto(o.TargetModules) && o.FromAdapter == null ? AutoTargets.ForRun(o, model, data, collator, device, log) : null;

@@ -213,6 +213,14 @@ public sealed class Bnb4BitCheckpoint : ITensorSource
         return weight.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The validated quant_state JSON of quantized weight <paramref name="weightKey"/>.</summary>
+    public QuantStateJson StateOf(string weightKey) =>
+        _quantized.TryGetValue(weightKey, out var q) ? q.State : throw new PeftException($"{_inner.Path}: '{weightKey}' is not a 4-bit weight");
+
+    /// <summary>The stored (validated) 4-bit state of quantized weight <paramref name="weightKey"/>, exactly as in the file; the caller disposes it.</summary>
+    public QuantState LoadQuantState(string weightKey) =>
+        _quantized.TryGetValue(weightKey, out var q) ? ReadQuantState(q) : throw new PeftException($"{_inner.Path}: '{weightKey}' is not a 4-bit weight");
+
     /// <summary>The stored tensors of a validated weight as a <see cref="QuantState"/> (the caller disposes it).</summary>
     private QuantState ReadQuantState(Quantized q)
     {

@@ -1,4 +1,5 @@
 using PeftSharp.IO;
+using static TorchSharp.torch;
 
 namespace PeftSharp.Models.Quantization;
 
@@ -33,5 +34,20 @@ public static class BnbQuantizationConfig
         if (storage != "uint8")
             throw new PeftException($"{config.Source}: {Key}.bnb_4bit_quant_storage is \"{storage}\"; only uint8 storage is supported");
         return true;
+    }
+
+    /// <summary>bnb_4bit_compute_dtype of a bitsandbytes 4-bit config (float32 when absent, as bitsandbytes).</summary>
+    public static ScalarType ComputeDType(JsonConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var name = config.GetObject(Key)?.GetString("bnb_4bit_compute_dtype", null);
+        try
+        {
+            return name is null ? ScalarType.Float32 : Devices.ParseDType(name);
+        }
+        catch (PeftException e)
+        {
+            throw new PeftException($"{config.Source}: {Key}.bnb_4bit_compute_dtype: {e.Message}");
+        }
     }
 }

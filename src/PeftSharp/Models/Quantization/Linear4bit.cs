@@ -71,6 +71,9 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public Device Device => get_buffer("weight")!.device;
     public Parameter? Bias => get_parameter("bias");
 
+    /// <summary>The non-tensor part of the layer's state, as bitsandbytes' quant_state JSON holds it.</summary>
+    public QuantStateJson StateJson() => QuantStateJson.Of(_type, _blockSize, _dtype, _shape, _nestedBlockSize, _nestedBlockSize is null ? null : _offset);
+
     /// <summary>The dequantized weight, float32 [out, in] (bitsandbytes' value before the cast to a compute dtype).</summary>
     public Tensor DequantizedWeight()
     {

@@ -50,6 +50,55 @@ public static class ModelQuantizer
     }
 
     /// <summary>
+    /// Holds the layers of a model loaded from a bitsandbytes 4-bit checkpoint in 4 bits again, with the checkpoint's own
+    /// packed codes and scales (not a second quantization of their dequantized values): each layer whose P.weight the
+    /// file stores quantized becomes a <see cref="Linear4bit"/> of exactly those bytes, as transformers loads such a
+    /// checkpoint. Done before the rest of the weights are loaded: the float layer is disposed unread, and the new layer's
+    /// bias (a copy of the float layer's, until the loader fills it from P.bias) keeps its dtype and device. Returns how many.
+    /// </summary>
+    public static int FromCheckpoint(PretrainedModel model, Bnb4BitCheckpoint checkpoint, ScalarType computeDType)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        var modules = ModuleTree.NamedModules(model).ToDictionary(m => m.Name, m => m.Module, StringComparer.Ordinal);
+        int count = 0;
+        foreach (var key in checkpoint.QuantizedKeys)
+        {
+            var stem = key.EndsWith(".weight", StringComparison.Ordinal) ? key[..^".weight".Length] : key;
+            // As the weight loader matches names: a backbone checkpoint lacks the task model's prefix, and the other way round.
+            var prefix = model.BaseModelPrefix + ".";
+            var name = modules.ContainsKey(stem) || model.BaseModelPrefix.Length == 0 ? stem
+                : stem.StartsWith(prefix, StringComparison.Ordinal) ? stem[prefix.Length..] : prefix + stem;
+            if (!modules.TryGetValue(name, out var module) || module is not (Linear or Conv1D))
+                throw new PeftException($"{checkpoint}: '{key}' is stored in 4 bits, but '{name}' is not a linear layer of {model.ArchitectureName}");
+            var state = checkpoint.LoadQuantState(key);
+            var device = module.parameters().First().device;
+            if (device.type != DeviceType.CPU) state = MoveTo(state, device);
+            long outFeatures = module is Conv1D c ? c.Weight.shape[1] : ((Linear)module).weight!.shape[0];
+            long inFeatures = module is Conv1D c2 ? c2.Weight.shape[0] : ((Linear)module).weight!.shape[1];
+            if (state.Shape.Length != 2 || state.Shape[0] != outFeatures || state.Shape[1] != inFeatures)
+            {
+                state.Dispose();
+                throw new PeftException($"{checkpoint}: '{key}' has quant_state shape [{string.Join(", ", state.Shape)}], but '{name}' is [{outFeatures}, {inFeatures}] (out, in)");
+            }
+            var bias = module switch { Linear l => l.bias, Conv1D conv => conv.Bias, _ => null };
+            var quantized = new Linear4bit(state, bias) { ComputeDType = computeDType, FanInFanOut = module is Conv1D };
+            ModuleTree.Replace(model, name, quantized);
+            module.Dispose();
+            count++;
+        }
+        return count;
+    }
+
+    private static QuantState MoveTo(QuantState s, Device device)
+    {
+        var nested = s.Nested is { } n ? new NestedAbsmax(n.Absmax.to(device), n.Code.to(device), n.BlockSize, n.Offset) : null;
+        var moved = new QuantState(s.Packed.to(device), s.Absmax.to(device), s.QuantType, s.BlockSize, s.Shape, s.DType, nested);
+        s.Dispose();
+        return moved;
+    }
+
+    /// <summary>
     /// Puts float layers back in place of the 4-bit ones, each holding its dequantized weight (float32, or the dtype the
     /// weight was quantized from) and the bias: the model as the 4-bit layers compute it, now with weights that can be
     /// written. What a merge onto a 4-bit base starts from; returns how many layers were replaced.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using PeftSharp.IO.Safetensors;
 using static TorchSharp.torch;
@@ -108,6 +109,46 @@ public sealed record QuantStateJson(FourBitType QuantType, int BlockSize, Scalar
     }
 
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+
+    /// <summary>The JSON of a 4-bit layer's state, as <see cref="ToBytes"/> writes it.</summary>
+    public static QuantStateJson Of(FourBitType type, int blockSize, ScalarType dtype, long[] shape, int? nestedBlockSize, float? nestedOffset) =>
+        new(type, blockSize, dtype, (long[])shape.Clone(), nestedBlockSize, nestedOffset);
+
+    /// <summary>
+    /// The bytes bitsandbytes writes (QuantState.as_dict(packed=True): Python's json.dumps of the non-tensor items, in
+    /// its key order, with ", " and ": " separators and the offset as Python's repr of the float32 value widened to a
+    /// double), so a checkpoint written here holds the same quant_state tensors as one written by transformers.
+    /// </summary>
+    public byte[] ToBytes()
+    {
+        var dtype = DType switch
+        {
+            ScalarType.Float32 => "float32",
+            ScalarType.Float16 => "float16",
+            ScalarType.BFloat16 => "bfloat16",
+            _ => throw new PeftException($"a 4-bit weight's dtype must be float32, float16 or bfloat16, not {DType}"),
+        };
+        var text = new System.Text.StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{{\"quant_type\": \"{FourBitTypes.Name(QuantType)}\", \"blocksize\": {BlockSize}, \"dtype\": \"{dtype}\", ");
+        text.Append("\"shape\": [").Append(string.Join(", ", Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)))).Append(']');
+        if (Nested)
+            text.Append(CultureInfo.InvariantCulture, $", \"nested_blocksize\": {NestedBlockSize}, \"nested_dtype\": \"float32\", \"nested_offset\": {PythonFloat(NestedOffset!.Value)}");
+        text.Append('}');
+        return System.Text.Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    /// <summary>Python's repr of a float: the shortest round-trip digits, "1.0" for whole numbers, "1e-05" style exponents.</summary>
+    internal static string PythonFloat(double value)
+    {
+        var r = value.ToString("R", CultureInfo.InvariantCulture);
+        if (r.Contains('E', StringComparison.Ordinal))
+        {
+            var parts = r.Split('E');
+            int exponent = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            return $"{parts[0]}e{(exponent < 0 ? "-" : "+")}{Math.Abs(exponent):00}";
+        }
+        return r.Contains('.', StringComparison.Ordinal) || r is "NaN" or "Infinity" or "-Infinity" ? r : r + ".0";
+    }
 
     private static string String(JsonElement e, string name, Func<string, SafetensorsFormatException> bad) =>
         e.ValueKind == JsonValueKind.String ? e.GetString()! : throw bad($"quant_state {name} must be a string, got {Truncate(e.GetRawText())}");

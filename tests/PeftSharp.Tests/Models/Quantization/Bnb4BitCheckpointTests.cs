@@ -188,17 +188,112 @@ public class Bnb4BitCheckpointTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void SavedModelIsAPlainFloatFolder()
+    public void LoadedCheckpointStaysInItsOwnFourBits()
+    {
+        using var scope = NewDisposeScope();
+        using var model = AutoModel.FromPretrained(Bnb4Llama);
+        using var file = SafetensorsFile.Open(Path.Combine(Bnb4Llama, "model.safetensors"));
+        var layers = ModelQuantizer.Layers(model).ToList();
+        Assert.Equal(14, layers.Count);
+        var (name, layer) = layers.Single(l => l.Name + ".weight" == QProj);
+        Assert.Equal(Bytes(file.Load(QProj)), Bytes(layer.get_buffer("weight")!));
+        Assert.Equal(Bytes(file.Load(QProj + ".absmax")), Bytes(layer.get_buffer("absmax")!));
+        Assert.True(layer.DoubleQuant);
+        Assert.Equal(ScalarType.Float32, layer.ComputeDType);
+        // Another 4-bit type would quantize the dequantized weights again: refused, naming both.
+        var e = Assert.Throws<PeftException>(() => AutoModel.FromPretrained(Bnb4Llama, quantization: new QuantizationConfig(FourBitType.Fp4)));
+        Assert.Contains("already bitsandbytes nf4 with double quantization", e.Message);
+        // The same type sets the compute dtype.
+        using var bf16 = AutoModel.FromPretrained(Bnb4Llama, quantization: new QuantizationConfig(FourBitType.Nf4, DoubleQuant: true, ScalarType.BFloat16));
+        Assert.All(ModelQuantizer.Layers(bf16), l => Assert.Equal(ScalarType.BFloat16, l.Layer.ComputeDType));
+    }
+
+    [Fact]
+    public void QuantStateJsonIsWrittenByteForByteAsBitsandbytesWritesIt()
+    {
+        using var scope = NewDisposeScope();
+        using var file = SafetensorsFile.Open(Path.Combine(Bnb4Llama, "model.safetensors"));
+        foreach (var key in file.Keys.Where(k => k.Contains(Bnb4BitCheckpoint.QuantStateInfix, StringComparison.Ordinal)))
+        {
+            var bytes = Bytes(file.Load(key));
+            var parsed = QuantStateJson.Parse(bytes, FourBitType.Nf4, "file", key);
+            Assert.Equal(Encoding.UTF8.GetString(bytes), Encoding.UTF8.GetString(parsed.ToBytes()));
+        }
+        // Python's float repr: whole numbers keep ".0", small ones use a two-digit exponent.
+        var state = QuantStateJson.Of(FourBitType.Fp4, 128, ScalarType.BFloat16, [3, 5], 256, 1f);
+        Assert.Equal("""{"quant_type": "fp4", "blocksize": 128, "dtype": "bfloat16", "shape": [3, 5], "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 1.0}""",
+            Encoding.UTF8.GetString(state.ToBytes()));
+        Assert.Contains("\"nested_offset\": 9.999999747378752e-06", Encoding.UTF8.GetString(QuantStateJson.Of(FourBitType.Nf4, 64, ScalarType.Float32, [2], 256, 1e-5f).ToBytes()));
+        Assert.Equal("""{"quant_type": "nf4", "blocksize": 64, "dtype": "float16", "shape": [8, 2]}""",
+            Encoding.UTF8.GetString(QuantStateJson.Of(FourBitType.Nf4, 64, ScalarType.Float16, [8, 2], null, null).ToBytes()));
+    }
+
+    /// <summary>The writer against bitsandbytes: the float llama quantized here and saved is the file transformers +
+    /// bitsandbytes wrote from it, tensor for tensor and byte for byte, with the same quantization_config.</summary>
+    [Fact]
+    public void QuantizedFloatLlamaSavesAsTheCheckpointBitsandbytesWrote()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        using var model = AutoModel.FromPretrained(Fixtures.Model("llama"), quantization: new QuantizationConfig(FourBitType.Nf4, DoubleQuant: true));
+        var saved = Path.Combine(dir.Path, "saved");
+        ModelSaver.Save(model, saved);
+        AssertSameTensors(Path.Combine(Bnb4Llama, "model.safetensors"), Path.Combine(saved, "model.safetensors"));
+        var ours = JsonConfig.Load(Path.Combine(saved, "config.json")).Root[BnbQuantizationConfig.Key]!;
+        var theirs = JsonConfig.Load(Path.Combine(Bnb4Llama, "config.json")).Root[BnbQuantizationConfig.Key]!;
+        Assert.True(JsonNode.DeepEquals(theirs, ours), $"ours {ours.ToJsonString()}\ntheirs {theirs.ToJsonString()}");
+        // Python tells 6 from 6.0, and BitsAndBytesConfig refuses an int threshold: the text must be the float's.
+        Assert.Contains("\"llm_int8_threshold\": 6.0", System.IO.File.ReadAllText(Path.Combine(saved, "config.json")));
+    }
+
+    [Fact]
+    public void SavedFourBitModelIsTheCheckpointItWasLoadedFrom()
     {
         using var dir = new TempDir();
         using var scope = NewDisposeScope();
         using var model = AutoModel.FromPretrained(Bnb4Llama);
         var saved = Path.Combine(dir.Path, "saved");
         ModelSaver.Save(model, saved);
+        AssertSameTensors(Path.Combine(Bnb4Llama, "model.safetensors"), Path.Combine(saved, "model.safetensors"));
+        using var again = AutoModel.FromPretrained(saved);
+        var inputs = ModelInputsFile.Load(Fixtures.Inputs("llama"), 1000);
+        using (no_grad())
+            Assert.Equal(Floats(model.forward(inputs).Logits!), Floats(again.forward(inputs).Logits!));
+    }
+
+    [Fact]
+    public void DequantizedModelSavesAsAPlainFloatFolder()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        using var model = AutoModel.FromPretrained(Bnb4Llama);
+        using var file = Bnb4BitCheckpoint.Open(CheckpointReader.OpenFolder(Bnb4Llama));
+        Assert.Equal(14, ModelQuantizer.Dequantize(model));
+        var saved = Path.Combine(dir.Path, "saved");
+        ModelSaver.Save(model, saved);
         Assert.False(JsonConfig.Load(Path.Combine(saved, "config.json")).Has(BnbQuantizationConfig.Key));
         using var again = AutoModel.FromPretrained(saved);
-        using var a = model.named_parameters().First(p => p.name == QProj).parameter.detach().clone();
+        Assert.Empty(ModelQuantizer.Layers(again));
         using var b = again.named_parameters().First(p => p.name == QProj).parameter.detach().clone();
-        Assert.Equal(Bits(a), Bits(b));
+        Assert.Equal(Bits(file.Load(QProj)), Bits(b));
+    }
+
+    private static void AssertSameTensors(string expectedPath, string actualPath)
+    {
+        using var expected = SafetensorsFile.Open(expectedPath);
+        using var actual = SafetensorsFile.Open(actualPath);
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        foreach (var key in expected.Keys)
+        {
+            var e = expected.GetEntry(key);
+            var a = actual.GetEntry(key);
+            Assert.True(e.DType == a.DType && e.Shape.SequenceEqual(a.Shape), $"{key}: {a.DType} [{string.Join(", ", a.Shape)}] vs {e.DType} [{string.Join(", ", e.Shape)}]");
+            using var et = expected.Load(key);
+            using var at = actual.Load(key);
+            bool same = et.dtype == ScalarType.Byte ? Bytes(et).SequenceEqual(Bytes(at))
+                : et.dtype == ScalarType.Float32 ? Bits(et).SequenceEqual(Bits(at))
+                : et.equal(at).item<bool>();
+            Assert.True(same, $"{key}: values differ");
+        }
     }
 }
