@@ -69,6 +69,36 @@ public sealed class QuantizeCommandTests : IDisposable
             double rel = lq.sub(lm).abs().div(lq.abs().add(1)).max().item<float>();
             Assert.True(rel < 1e-4, $"merged model vs 4-bit base with adapter: {rel:E2}");
         }
+        // On request, the merge in 4 bits again (bitsandbytes' layout): smaller, with the change it makes measured and printed.
+        var requantized = Path.Combine(_dir, "requantized");
+        var (rq, _, rqErr) = CliRunner.Run("merge", "--model", Model, "--adapter", adapter, "--quantize", "nf4", "--double-quant", "--requantize", "--out", requantized);
+        Assert.True(rq == 0, rqErr);
+        Assert.Contains("re-quantizing the merged weights changes the outputs", rqErr);
+        Assert.Contains("max |diff|", rqErr);
+        Assert.Contains("\"quant_method\": \"bitsandbytes\"", File.ReadAllText(Path.Combine(requantized, "config.json")));
+        Assert.True(new FileInfo(Path.Combine(requantized, "model.safetensors")).Length < new FileInfo(Path.Combine(merged, "model.safetensors")).Length);
+        var requantizedForward = Path.Combine(_dir, "requantized.safetensors");
+        var (rf, _, rfErr) = CliRunner.Run("forward", "--model", requantized, "--inputs", inputs, "--out", requantizedForward);
+        Assert.True(rf == 0, rfErr);
+        using (var q = SafetensorsFile.Open(a))
+        using (var r = SafetensorsFile.Open(requantizedForward))
+        {
+            var (lq, lr) = (q.Load("logits"), r.Load("logits"));
+            double diff = lq.sub(lr).abs().max().item<float>();
+            Assert.True(diff > 0 && diff < 0.2 * lq.abs().max().item<float>(), $"re-quantized merge vs 4-bit base with adapter: {diff}");
+        }
+        // The 4-bit checkpoint is a QLoRA base as it is (as one from the Hub): LoRA trains on it; full fine-tuning is refused.
+        var (t4, t4Out, t4Err) = CliRunner.Run("train", "--model", requantized, "--data", Data, "--output", Path.Combine(_dir, "run4"), "--max-steps", "1", "--eval-every", "0");
+        Assert.True(t4 == 0, t4Err + t4Out);
+        Assert.Contains("stored in the checkpoint", t4Err + t4Out);
+        var (full4, _, full4Err) = CliRunner.Run("train", "--model", requantized, "--data", Data, "--output", Path.Combine(_dir, "run5"), "--method", "full", "--max-steps", "1");
+        Assert.Equal(2, full4);
+        Assert.Contains("4-bit and frozen", full4Err);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "run5")));
+        var (rfl, _, rflErr) = CliRunner.Run("merge", "--model", Model, "--adapter", adapter, "--requantize", "--out", Path.Combine(_dir, "nothing"));
+        Assert.Equal(2, rfl);
+        Assert.Contains("not 4-bit", rflErr);
+
         var (none, _, noneErr) = CliRunner.Run("merge", "--model", Model, "--out", Path.Combine(_dir, "nothing"));
         Assert.Equal(2, none);
         Assert.Contains("give --adapter", noneErr);
