@@ -20,6 +20,12 @@ echo '{"input_ids": [[464, 582, 531, 326, 339, 11, 290], [818, 262, 3329, 11, 26
 "$P" train --model "$G" --data data/examples/instructions.jsonl --quantize nf4 --double-quant --target-modules all-linear \
     --max-steps 3 --eval-every 0 --output "$W/gpt2-run" >/dev/null
 "$P" merge --model "$G" --adapter "$W/gpt2-run/adapter" --quantize nf4 --double-quant --requantize --out "$W/gpt2-nf4dq-lora"
+# QLoRA from a 4-bit checkpoint: our trainer on the bitsandbytes folder, PEFT's bnb LoRA layers reading the adapter.
+"$P" train --model "$W/gpt2-nf4" --data data/examples/instructions.jsonl --target-modules all-linear \
+    --max-steps 3 --eval-every 0 --output "$W/gpt2-nf4-run" >/dev/null
+"$P" forward --model "$W/gpt2-nf4" --adapter "$W/gpt2-nf4-run/adapter" --inputs "$W/gpt2-inputs.json" --out "$W/qlora.ours.safetensors" >/dev/null
+bash "$PY" tools/interop/python/bnb4_forward.py "$W/gpt2-nf4" "$W/gpt2-inputs.json" "$W/qlora.python.safetensors" "$W/gpt2-nf4-run/adapter" 2>/dev/null
+bash "$PY" ../shared/refstack/compare.py "$W/qlora.ours.safetensors" "$W/qlora.python.safetensors" --inputs "$W/gpt2-inputs.json"
 for m in llama-nf4dq llama-fp4-lora gpt2-nf4 gpt2-nf4dq-lora; do
     inputs="$W/llama-inputs.json"; case $m in gpt2*) inputs="$W/gpt2-inputs.json";; esac
     "$P" forward --model "$W/$m" --inputs "$inputs" --out "$W/$m.ours.safetensors" >/dev/null
