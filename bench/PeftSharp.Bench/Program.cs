@@ -17,6 +17,7 @@ public static class Program
         ["methods"] = MethodsBenchmark.Run,
         ["targets"] = MethodsBenchmark.Targets,
         ["qlora"] = QloraBenchmark.Run,
+        ["dequant"] = DequantBenchmark.Run,
     };
 
     public static int Main(string[] args)

@@ -18,15 +18,15 @@ namespace PeftSharp.Bench.Benchmarks;
 /// Why a 4-bit base exists (issue 14): a Llama-shaped model of about 1.1 B parameters (TinyLlama's shape: 22 layers,
 /// hidden 2048, intermediate 5632, 32 heads, 4 key/value heads, vocab 32000) with random weights drawn as transformers
 /// initialises Llama (N(0, 0.02)), LoRA r=16 on all linear layers, batch 1 x 256, AdamW, causal-LM loss; the base in
-/// float32, NF4, NF4 with double quantization and FP4. Each configuration in a fresh child process:
+/// float32, NF4, NF4 with double quantization, FP4, and NF4 computing in bfloat16 (QLoRA's recipe). Each configuration in a fresh child process:
 /// resident memory after the model is ready, peak resident memory of the training steps (the peak is reset after
 /// loading: making the float model and quantizing it layer by layer peaks at the float model, which is reported
-/// separately), median s/step, and the quantization error Σ|W − Ŵ| / Σ|W| over all quantized weights.
+/// separately), median s/step, greedy generation tokens/s, and the quantization error Σ|W − Ŵ| / Σ|W| over all quantized weights.
 /// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- qlora [steps] [--layers N]</code>
 /// </summary>
 public static class QloraBenchmark
 {
-    private static readonly string[] Bases = ["float32", "nf4", "nf4 double-quant", "fp4"];
+    private static readonly string[] Bases = ["float32", "nf4", "nf4 double-quant", "fp4", "nf4 bf16-compute"];
 
     public static int Run(string[] args)
     {
@@ -34,8 +34,8 @@ public static class QloraBenchmark
         int layers = Array.IndexOf(args, "--layers") is var i and >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : 22;
         if (Array.IndexOf(args, "--one") is var o and >= 0) return One(args[o + 1], steps, layers);
 
-        Console.WriteLine("| base | linear weights | RSS ready GiB | load peak GiB | training peak GiB | median s/step | quantization error |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| base | linear weights | RSS ready GiB | load peak GiB | training peak GiB | median s/step | greedy tokens/s | quantization error |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var b in Bases)
         {
             var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(QloraBenchmark).Assembly.Location, "qlora", steps.ToString(CultureInfo.InvariantCulture),
@@ -46,7 +46,8 @@ public static class QloraBenchmark
             child.WaitForExit();
         }
         Console.WriteLine($"Llama {layers} x 2048 (intermediate 5632, 32 heads, 4 kv heads, vocab 32000), LoRA r=16 alpha 32 on all linear layers, "
-            + $"batch 1 x 256, {steps} measured steps after 1 warm-up, {Environment.ProcessorCount} threads, compute dtype float32");
+            + $"batch 1 x 256, {steps} measured steps after 1 warm-up, {Environment.ProcessorCount} threads, compute dtype float32 unless the row says bf16; "
+            + "greedy generation: 32 new tokens after a 16-token prompt, KV cache, the adapter unmerged");
         return 0;
     }
 
@@ -67,7 +68,8 @@ public static class QloraBenchmark
         string weights = "float32";
         if (baseName != "float32")
         {
-            var config = new QuantizationConfig(baseName.StartsWith("fp4", StringComparison.Ordinal) ? FourBitType.Fp4 : FourBitType.Nf4, DoubleQuant: baseName.Contains("double", StringComparison.Ordinal));
+            var config = new QuantizationConfig(baseName.StartsWith("fp4", StringComparison.Ordinal) ? FourBitType.Fp4 : FourBitType.Nf4, DoubleQuant: baseName.Contains("double", StringComparison.Ordinal),
+                baseName.Contains("bf16", StringComparison.Ordinal) ? ScalarType.BFloat16 : ScalarType.Float32);
             error = QuantizationError(model, config);
             ModelQuantizer.Quantize(model, config);
             weights = config.ToString();
@@ -93,7 +95,17 @@ public static class QloraBenchmark
             if (step >= 1) times.Add(sw.Elapsed.TotalSeconds);
         }
         times.Sort();
-        Console.WriteLine($"| {baseName} | {weights} | {ready:F2} | {loadPeak:F2} | {PeakMemory.PeakGiB():F2} | {times[times.Count / 2]:F1} | {(double.IsNaN(error) ? "-" : error.ToString("F4", CultureInfo.InvariantCulture))} |");
+        double trainingPeak = PeakMemory.PeakGiB();
+        // Greedy generation with the KV cache through the (unmerged) adapter: a 16-token prompt, 32 new tokens, after a
+        // 4-token warm-up; tokens per second of the 32.
+        model.eval();
+        var prompt = Enumerable.Range(1, 16).Select(t => (long)(t * 997 % 32000)).ToArray();
+        PeftSharp.Generation.Generator.Generate(model, [prompt], new PeftSharp.Generation.GenerationOptions { MaxNewTokens = 4 });
+        var clock = Stopwatch.StartNew();
+        var produced = PeftSharp.Generation.Generator.Generate(model, [prompt], new PeftSharp.Generation.GenerationOptions { MaxNewTokens = 32 })[0];
+        double tokensPerSecond = produced.Length / clock.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {baseName} | {weights} | {ready:F2} | {loadPeak:F2} | {trainingPeak:F2} | {times[times.Count / 2]:F1} | {tokensPerSecond:F2} | {(double.IsNaN(error) ? "-" : error.ToString("F4", CultureInfo.InvariantCulture))} |"));
         model.Dispose();
         return 0;
     }
