@@ -62,10 +62,11 @@ public static class PretrainCommand
             Console.WriteLine($"stopped after step {result.Step:N0} with a checkpoint in {result.Checkpoint}; continue with --resume");
             return 0;
         }
-        var card = ModelCard(seed, result);
-        long parameters = TinyGpt2Recipe.WriteFinal(initDir, result.Checkpoint, outDir, card);
+        var (parameters, restored) = TinyGpt2Recipe.WriteFinal(initDir, result.Checkpoint, outDir);
+        double written = TinyGpt2Recipe.FullSoftmaxLoss(outDir, result.Validation);
+        var card = ModelCard(seed, result, restored, written);
         Console.WriteLine($"wrote {TinyGpt2Recipe.Name} ({parameters:N0} parameters, {result.Step:N0} steps in {result.Seconds / 60:F1} min, "
-            + $"last training loss {TinyGpt2Recipe.Number(result.TrainLoss)}, validation loss {TinyGpt2Recipe.Number(result.ValidationLoss)}) to {Path.GetFullPath(outDir)}");
+            + $"last training loss {TinyGpt2Recipe.Number(result.TrainLoss)}, validation loss {TinyGpt2Recipe.Number(result.ValidationLoss)}; as written, {restored:N0} unused rows random again, full softmax: {TinyGpt2Recipe.Number(written)}) to {Path.GetFullPath(outDir)}");
         // The card shows what the model writes, so nobody has to take its description on trust.
         var samples = Samples(outDir);
         foreach (var line in samples) Console.WriteLine("  " + line);
@@ -90,7 +91,7 @@ public static class PretrainCommand
         return lines;
     }
 
-    private static string ModelCard(long seed, PretrainResult r) => string.Create(CultureInfo.InvariantCulture, $"""
+    private static string ModelCard(long seed, PretrainResult r, int restored, double written) => string.Create(CultureInfo.InvariantCulture, $"""
         # {TinyGpt2Recipe.Name}
 
         A toy GPT-2 for trying PeftSharp's decoder paths offline (generation, instruction tuning, eval, merge). It is **not**
@@ -99,13 +100,14 @@ public static class PretrainCommand
 
         - Architecture: GPT2LMHeadModel, {TinyGpt2Recipe.Layers} layers, width {TinyGpt2Recipe.Width}, {TinyGpt2Recipe.Heads} heads,
           {TinyGpt2Recipe.Positions} positions, tied embeddings; GPT-2's own 50,257-token byte-level BPE. Weights stored as float16.
-          The corpus uses {r.CorpusVocabulary:N0} of those tokens; the embedding rows of the others are zero (see tools/tiny-gpt2/README.md).
+          The corpus uses {r.CorpusVocabulary:N0} of those tokens; the embedding rows of the other {restored:N0} keep their random
+          initialisation (held at zero while pretraining; see tools/tiny-gpt2/README.md).
         - Pretraining: from a random initialisation (seed {seed}), full training of every parameter on the causal-LM loss,
           {r.Step:N0} steps of {TinyGpt2Recipe.BatchSize} x {TinyGpt2Recipe.BlockSize} tokens ({r.Step * (long)TinyGpt2Recipe.BatchSize * TinyGpt2Recipe.BlockSize:N0} tokens,
           {r.Step * (double)TinyGpt2Recipe.BatchSize / r.TrainBlocks:F1} passes over the {r.TrainBlocks:N0} training blocks), AdamW, learning rate
           {TinyGpt2Recipe.LearningRate:0.0e0} with {TinyGpt2Recipe.WarmupSteps} warm-up steps and cosine decay, {r.Seconds / 60:F1} min on one CPU thread.
         - Loss: last training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000} (perplexity {Math.Exp(r.ValidationLoss):F0})
-          on {r.ValidationBlocks:N0} blocks (1%) held out.
+          on {r.ValidationBlocks:N0} blocks (1%) held out; this folder's (float16, the unused rows random, full softmax) {written:0.000}.
         - Corpus: the King James Version (1769 text), public domain (data/kjv in the PeftSharp repository).
         - Rebuild: `tools/tiny-gpt2/pretrain.sh` (see tools/tiny-gpt2/README.md).
         """);

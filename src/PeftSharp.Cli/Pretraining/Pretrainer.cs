@@ -11,7 +11,11 @@ namespace PeftSharp.Cli.Pretraining;
 
 /// <summary>What one pretraining call did: the steps reached, its last logged losses and the checkpoint to write out.</summary>
 public sealed record PretrainResult(int Step, bool Interrupted, double TrainLoss, double ValidationLoss, double Seconds, string Checkpoint,
-    int TrainBlocks, int ValidationBlocks, int CorpusVocabulary);
+    int TrainBlocks, int ValidationBlocks, int CorpusVocabulary)
+{
+    /// <summary>The held-out blocks, to evaluate the written model on.</summary>
+    public IReadOnlyList<long[]> Validation { get; init; } = [];
+}
 
 /// <summary>
 /// The pretraining loop of <see cref="TinyGpt2Recipe"/>: full training of every parameter on packed blocks of the
@@ -136,13 +140,13 @@ public static class Pretrainer
                 var state = new TrainerState { Step = step, Epoch = epoch, Seed = seed, TotalSteps = steps, TokensSeen = first + TinyGpt2Recipe.BatchSize * TinyGpt2Recipe.BlockSize, TrainSeconds = seconds + clock.Elapsed.TotalSeconds };
                 checkpoint = checkpoints.Save(state, null, model, optimizer, null);
             }
-            if (stop) return new PretrainResult(step, true, trainLoss, validationLoss, seconds + clock.Elapsed.TotalSeconds, checkpoint, train.Length, validation.Length, softmax.Size);
+            if (stop) return new PretrainResult(step, true, trainLoss, validationLoss, seconds + clock.Elapsed.TotalSeconds, checkpoint, train.Length, validation.Length, softmax.Size) { Validation = validation };
         }
         // A resume of a finished run (to write the model again) takes no step: its figures come from the metrics log.
         var (stepLog, evaluations) = MetricsLog.Read(Path.Combine(runDir, MetricsLog.FileName));
         if (stepLog.Count > 0) (trainLoss, seconds) = (stepLog[^1].Loss, stepLog[^1].ElapsedSeconds);
         if (evaluations.Count > 0 && evaluations[^1].Metrics.TryGetValue("loss", out var v)) validationLoss = v;
-        return new PretrainResult(step, false, trainLoss, validationLoss, seconds, checkpoint, train.Length, validation.Length, softmax.Size);
+        return new PretrainResult(step, false, trainLoss, validationLoss, seconds, checkpoint, train.Length, validation.Length, softmax.Size) { Validation = validation };
     }
 
     /// <summary>Mean next-token loss of a [batch, block] tensor of ids under <see cref="CorpusSoftmax"/>.</summary>

@@ -102,17 +102,50 @@ public static class TinyGpt2Recipe
 
     /// <summary>
     /// The final folder: the run's last weights stored as float16 (half the bytes; every loader widens them to the dtype it
-    /// runs in), the tokenizer files and a model card.
+    /// runs in), the tokenizer files, and back in the embedding rows of the tokens the corpus never uses, their random
+    /// initialisation. Pretraining held those rows at zero (<see cref="CorpusSoftmax"/>), which makes such a token's logit
+    /// 0 whatever the hidden state: no adapter that leaves the embeddings alone could ever make the model say it. With
+    /// the initial N(0, 0.02) rows (where a full-softmax pretraining would have started them too) the logits stay near 0
+    /// and an adapter can reach them. Returns the parameter count and how many rows were given back.
     /// </summary>
-    public static long WriteFinal(string initDir, string checkpointDir, string outDir, string card)
+    public static (long Parameters, int Restored) WriteFinal(string initDir, string checkpointDir, string outDir)
     {
         using var model = AutoModel.FromPretrained(initDir);
+        var embedding = model.InputEmbeddings.weight!;
+        using var initial = embedding.detach().clone();
         Checkpoints.RestoreWeights(checkpointDir, null, model);
+        int restored;
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var zero = embedding.abs().sum(1).eq(0);
+            restored = (int)zero.sum().item<long>();
+            embedding.index_put_(initial.index(zero), zero);
+        }
         long parameters = model.parameters().Sum(p => p.numel());
         model.to(ScalarType.Float16);
         ModelSaver.Save(model, outDir, initDir);
-        File.WriteAllText(Path.Combine(outDir, "README.md"), card);
-        return parameters;
+        return (parameters, restored);
+    }
+
+    /// <summary>The mean next-token loss with the full 50,257-way softmax of a model folder on [batch, block] id blocks.</summary>
+    public static double FullSoftmaxLoss(string modelDir, IReadOnlyList<long[]> blocks)
+    {
+        using var model = AutoModel.FromPretrained(modelDir);
+        double sum = 0;
+        long count = 0;
+        using var _ = no_grad();
+        for (int i = 0; i < blocks.Count; i += BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            var chunk = blocks.Skip(i).Take(BatchSize).ToArray();
+            var ids = tensor(chunk.SelectMany(b => b).ToArray()).reshape(chunk.Length, -1);
+            var logits = model.forward(new ModelInputs { InputIds = ids }).Logits!;
+            var targets = ids[.., 1..].reshape(-1);
+            sum += nn.functional.cross_entropy(logits[.., ..^1].reshape(-1, logits.shape[^1]), targets, reduction: nn.Reduction.Sum).item<float>();
+            count += targets.shape[0];
+        }
+        return sum / count;
     }
 
     public static string Number(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
