@@ -18,7 +18,9 @@ namespace PeftSharp.Bench.Benchmarks;
 /// Why a 4-bit base exists (issue 14): a Llama-shaped model of about 1.1 B parameters (TinyLlama's shape: 22 layers,
 /// hidden 2048, intermediate 5632, 32 heads, 4 key/value heads, vocab 32000) with random weights drawn as transformers
 /// initialises Llama (N(0, 0.02)), LoRA r=16 on all linear layers, batch 1 x 256, AdamW, causal-LM loss; the base in
-/// float32, NF4, NF4 with double quantization, FP4, and NF4 computing in bfloat16 (QLoRA's recipe). Each configuration in a fresh child process:
+/// float32, NF4, NF4 with double quantization, FP4, and NF4 computing in bfloat16, each also with gradient checkpointing
+/// (QLoRA's recipe: PEFT's prepare_model_for_kbit_training turns it on by default), where a step keeps one layer's
+/// activations instead of all 22 and the weights are most of what remains. Each configuration in a fresh child process:
 /// resident memory after the model is ready, peak resident memory of the training steps (the peak is reset after
 /// loading: making the float model and quantizing it layer by layer peaks at the float model, which is reported
 /// separately), median s/step, greedy generation tokens/s, and the quantization error Σ|W − Ŵ| / Σ|W| over all quantized weights.
@@ -26,7 +28,8 @@ namespace PeftSharp.Bench.Benchmarks;
 /// </summary>
 public static class QloraBenchmark
 {
-    private static readonly string[] Bases = ["float32", "nf4", "nf4 double-quant", "fp4", "nf4 bf16-compute"];
+    private static readonly string[] Bases =
+        ["float32", "nf4", "nf4 double-quant", "fp4", "nf4 bf16-compute", "float32 checkpointed", "nf4 checkpointed", "nf4 double-quant checkpointed"];
 
     public static int Run(string[] args)
     {
@@ -66,7 +69,7 @@ public static class QloraBenchmark
                 if (p.dim() == 2) p.normal_(0, 0.02);
         double error = double.NaN;
         string weights = "float32";
-        if (baseName != "float32")
+        if (!baseName.StartsWith("float32", StringComparison.Ordinal))
         {
             var config = new QuantizationConfig(baseName.StartsWith("fp4", StringComparison.Ordinal) ? FourBitType.Fp4 : FourBitType.Nf4, DoubleQuant: baseName.Contains("double", StringComparison.Ordinal),
                 baseName.Contains("bf16", StringComparison.Ordinal) ? ScalarType.BFloat16 : ScalarType.Float32);
@@ -88,7 +91,8 @@ public static class QloraBenchmark
             var sw = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
-                TrainingStep.ForwardBackward(model, TaskKind.CausalLm, new BatchTensors(new ModelInputs { InputIds = ids }, ids), 1.0);
+                TrainingStep.ForwardBackward(model, TaskKind.CausalLm, new BatchTensors(new ModelInputs { InputIds = ids }, ids), 1.0,
+                    checkpointLayers: baseName.EndsWith("checkpointed", StringComparison.Ordinal));
                 optimizer.Step();
                 optimizer.ZeroGrad();
             }

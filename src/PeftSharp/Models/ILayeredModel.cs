@@ -23,10 +23,22 @@ public sealed class LayerPass
     /// <summary>After the last layer: the final norm (and any scaling), giving what the head reads.</summary>
     public required Func<Tensor, Tensor> Finish { get; init; }
 
+    /// <summary>
+    /// The whole pass. Each layer runs in its own dispose scope that keeps only the layer's output: autograd holds its
+    /// own references to what backward needs, so the other intermediates (a layer's MLP and attention tensors the graph
+    /// does not save) are freed as the pass goes instead of when the caller's scope ends, as PyTorch frees them.
+    /// </summary>
     public Tensor Run()
     {
         var hidden = Hidden;
-        for (int i = 0; i < Count; i++) hidden = Layer(i, hidden);
+        for (int i = 0; i < Count; i++) hidden = ScopedLayer(i, hidden);
         return Finish(hidden);
+    }
+
+    /// <summary>Layer i in a dispose scope of its own (see <see cref="Run"/>); the result is moved to the caller's scope.</summary>
+    public Tensor ScopedLayer(int i, Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return Layer(i, hidden).MoveToOuterDisposeScope();
     }
 }

@@ -57,7 +57,7 @@ public static class TrainingStep
             {
                 inputs[i] = hidden.detach();
                 rng[i] = get_rng_state();
-                hidden = pass.Layer(i, hidden);
+                hidden = pass.ScopedLayer(i, hidden);
             }
         }
         var afterForward = get_rng_state();

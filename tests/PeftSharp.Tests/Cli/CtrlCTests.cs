@@ -44,6 +44,19 @@ public sealed class CtrlCTests : IDisposable
         return p;
     }
 
+    /// <summary>
+    /// A process started in the background by a non-interactive shell (`cmd &amp;`, nohup) has SIGINT ignored, and its
+    /// children inherit that: Ctrl-C cannot reach them, so there is nothing to test (this is not a failure of peft).
+    /// </summary>
+    private static void SkipWhenSigintIsIgnored()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        Skip.If(line != null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << 1)) != 0, // bit of signal 2
+            "SIGINT is ignored in this process (started in the background by a shell), so its children cannot receive Ctrl-C");
+    }
+
     private Process Train(string output, params string[] more) => Start(Environment.ProcessPath!,
         [PeftDll, "train", "--model", _run.ModelDir, "--data", _run.DataFile, "--output", output, "--max-length", "16", "--seed", "3", .. more]);
 
@@ -65,10 +78,11 @@ public sealed class CtrlCTests : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
-    [Fact]
+    [SkippableFact]
     [Trait("Category", "Slow")] // two real processes, the second training to the end: over ten seconds
     public void TheFirstCtrlCWritesACheckpointAndAPartialAdapterAndPrintsTheResumeCommand()
     {
+        SkipWhenSigintIsIgnored();
         var output = Path.Combine(_run.Root, "interrupted");
         using var p = Train(output, "--max-steps", "40", "--save-every", "20", "--eval-every", "20", "--batch-size", "4", "--log-every", "1");
         WaitFor(p, l => l.StartsWith("step 5/", StringComparison.Ordinal), "fifth step");
@@ -100,9 +114,10 @@ public sealed class CtrlCTests : IDisposable
         Assert.Equal(40, TrainerState.Read(Path.Combine(output, Checkpoints.StateFile)).Step);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASecondCtrlCAbortsAtOnce()
     {
+        SkipWhenSigintIsIgnored();
         // One optimizer step over 20,000 micro-batches takes a minute or more: a clean stop would wait for it.
         var output = Path.Combine(_run.Root, "aborted");
         using var p = Train(output, "--max-steps", "2", "--batch-size", "1", "--gradient-accumulation", "20000");

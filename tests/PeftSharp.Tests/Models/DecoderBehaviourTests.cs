@@ -147,4 +147,30 @@ public class DecoderBehaviourTests
         var second = Logits(model, TinyModels.Ids(new long[,] { { 7, 8, 9, 10 } }));
         Assert.True(both[1].allclose(second[0], 1e-5, 1e-5));
     }
+
+    /// <summary>
+    /// Each decoder layer runs in its own dispose scope that keeps only its output, so the intermediates autograd does
+    /// not save are freed as the pass goes (as in PyTorch), not when the caller's scope ends: what a forward leaves in
+    /// the caller's scope grows by at most a couple of tensors a layer (the outputs), not by the layer's intermediates.
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void ALayersIntermediatesDoNotOutliveIt(string architecture)
+    {
+        long LeftByForward(int layers)
+        {
+            using var scope = NewDisposeScope();
+            using var model = TinyModels.Create(architecture == "gpt2"
+                ? TinyModels.Gpt2(c => c["n_layer"] = layers)
+                : TinyModels.Llama(c => c["num_hidden_layers"] = layers));
+            var ids = TinyModels.Ids(new long[,] { { 5, 6, 7, 8, 9 } });
+            long before = LiveTensors.Count;
+            model.forward(new ModelInputs { InputIds = ids });
+            return LiveTensors.Count - before;
+        }
+        LeftByForward(1);
+        long perLayer = (LeftByForward(6) - LeftByForward(2)) / 4;
+        Assert.InRange(perLayer, 0, 2);
+    }
 }
