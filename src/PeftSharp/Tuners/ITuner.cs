@@ -80,6 +80,11 @@ public interface ITuner
     /// "base_model.model." under a tuner model; prompt-learning models wrap the base directly and write "base_model.".
     /// </summary>
     string SavedModulePrefix => AdapterKeys.Prefix;
+    /// <summary>
+    /// How this method's adapters combine into a new one (<see cref="PeftModel.AddWeightedAdapter"/>), or null (the default)
+    /// for a method whose adapters cannot be combined.
+    /// </summary>
+    Combination.IAdapterCombiner? Combiner => null;
     /// <summary>Whether this adapter's update can be folded into the base weights (never for a model-level part).</summary>
     bool CanMerge(PeftConfig config) => Description.Mergeable;
 

@@ -29,6 +29,19 @@ public sealed class IA3Layer : AdapterLayer
         Added(adapter);
     }
 
+    /// <summary>An adapter's vector l ([out, 1], or [1, in] for a feed-forward layer).</summary>
+    public Parameter Vector(string adapter) => ia3_l[adapter];
+
+    /// <summary>Overwrites an adapter's vector with the given values (cast to its dtype), without autograd.</summary>
+    public void SetVector(string adapter, Tensor value)
+    {
+        var v = ia3_l[adapter];
+        if (!value.shape.SequenceEqual(v.shape))
+            throw new PeftException($"adapter \"{adapter}\": an IA3 vector [{string.Join(", ", value.shape)}] does not fit [{string.Join(", ", v.shape)}]");
+        using var _ = no_grad();
+        v.copy_(value);
+    }
+
     public override IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
     {
         yield return ($"ia3_l.{adapter}", ia3_l[adapter]);

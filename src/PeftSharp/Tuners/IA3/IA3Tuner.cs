@@ -32,6 +32,8 @@ public sealed class IA3Tuner : ITuner
         DefaultTargets = Defaults.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value.Targets, StringComparer.Ordinal),
     };
 
+    public Combination.IAdapterCombiner? Combiner { get; } = new IA3Combiner();
+
     public PeftConfig ReadConfig(JsonConfig json) => IA3Config.Read(json);
 
     public PeftConfig CreateConfig(MethodSettings s) => s.Common(new IA3Config { Targets = s.Targets });

@@ -40,6 +40,18 @@ public sealed class LoraLayer : AdapterLayer
     public Linear A(string adapter) => lora_A[adapter];
     public Linear B(string adapter) => lora_B[adapter];
 
+    /// <summary>Overwrites an adapter's A [r, in] and B [out, r] with the given values (cast to its dtype), without autograd.</summary>
+    public void SetWeights(string adapter, Tensor a, Tensor b)
+    {
+        var (ta, tb) = (lora_A[adapter].weight, lora_B[adapter].weight);
+        if (!a.shape.SequenceEqual(ta.shape) || !b.shape.SequenceEqual(tb.shape))
+            throw new PeftException($"adapter \"{adapter}\": A [{string.Join(", ", a.shape)}] and B [{string.Join(", ", b.shape)}] do not fit "
+                + $"[{string.Join(", ", ta.shape)}] and [{string.Join(", ", tb.shape)}]");
+        using var _ = no_grad();
+        ta.copy_(a);
+        tb.copy_(b);
+    }
+
     /// <summary>A0 [r, in] and B0 [out, r] of an adapter whose initialisation rewrote the base (PiSSA, OLoRA), else null.</summary>
     public (Tensor A, Tensor B)? InitialWeights(string adapter) => _initial.TryGetValue(adapter, out var w) ? w : null;
 

@@ -23,6 +23,8 @@ public sealed class LoraTuner : ITuner
         Options = LoraOptions.All,
     };
 
+    public Combination.IAdapterCombiner? Combiner { get; } = new LoraCombiner();
+
     public PeftConfig ReadConfig(JsonConfig json) => LoraConfig.Read(json);
 
     public PeftConfig CreateConfig(MethodSettings s) => s.Common(new LoraConfig
