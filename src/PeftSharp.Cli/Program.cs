@@ -30,6 +30,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(CombineCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(MethodsCommand.Create());

@@ -38,9 +38,30 @@ public static class CommonOptions
         new Option<bool>("--" + TrainingSchema.Of(nameof(TrainingOptions.DoubleQuant)).Flag) { Description = TrainingSchema.Of(nameof(TrainingOptions.DoubleQuant)).HelpLine },
         FromSchema(nameof(TrainingOptions.ComputeDtype), ""));
 
+    /// <summary>--weights: one number per --adapter (combine, merge).</summary>
+    public static Option<string> Weights() => new("--weights", "-w")
+    {
+        Description = "One weight per --adapter, comma-separated, e.g. 0.6,0.5; a negative one subtracts (task negation: --weights=1,-0.5)",
+    };
+
+    public static double[] ParseWeights(string text) => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        .Select(s => double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v
+            : throw new PeftException($"--weights: \"{s}\" is not a number (give one weight per --adapter, e.g. --weights 0.6,0.5)")).ToArray();
+
+    /// <summary>--row-adapters: one adapter name per batch row (multi-tenant serving: one base, many adapters, one batch).</summary>
+    public static Option<string?> RowAdapters() => new("--row-adapters")
+    {
+        Description = "One adapter name per batch row, comma-separated (__base__: the base model alone), e.g. a,b,__base__; "
+            + "names come from --adapter NAME=FOLDER (or default, adapter1, ...)",
+    };
+
+    public static string[]? ParseRowAdapters(string? text) =>
+        text?.Split(',', StringSplitOptions.TrimEntries) is { } names ? (names.Any(n => n.Length == 0)
+            ? throw new PeftException($"--row-adapters \"{text}\": an empty name; give one adapter name per row, e.g. a,b,__base__") : names) : null;
+
     public static Option<string[]> Adapters() => new("--adapter")
     {
-        Description = "Adapter folder (adapter_config.json + adapter_model.safetensors); repeatable",
+        Description = "Adapter folder (adapter_config.json + adapter_model.safetensors), or NAME=FOLDER to name it (else the first is \"default\", then adapter1, ...); repeatable",
         AllowMultipleArgumentsPerToken = false,
     };
 }

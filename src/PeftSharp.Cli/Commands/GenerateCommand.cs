@@ -16,8 +16,10 @@ public static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var adapters = CommonOptions.Adapters();
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (needs tokenizer files in the model folder)" };
-        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3" };
+        var prompt = new Option<string[]>("--prompt", "-p") { Description = "Prompt text (needs tokenizer files in the model folder); repeatable: one batch row each" };
+        var promptIds = new Option<string[]>("--prompt-ids") { Description = "Prompt as comma-separated token ids, e.g. 1,2,3; repeatable: one batch row each" };
+        var rows = CommonOptions.RowAdapters();
+        rows.Description += ". One per prompt, or one prompt for every row (the same prompt through each adapter)";
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 32 };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (the default unless a sampling option is given)" };
         var temperature = new Option<double?>("--temperature") { Description = "Sample with this temperature" };
@@ -33,7 +35,7 @@ public static class GenerateCommand
         var quantization = CommonOptions.Quantization();
         var cmd = new Command("generate", "Generate text from a prompt with a model and optional adapters")
         {
-            model, adapters, prompt, promptIds, maxNew, greedy, temperature, topP, topK, repetition, stop, seed, json, template, device,
+            model, adapters, prompt, promptIds, rows, maxNew, greedy, temperature, topP, topK, repetition, stop, seed, json, template, device,
         };
         quantization.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
@@ -50,29 +52,38 @@ public static class GenerateCommand
                 RepetitionPenalty = r.GetValue(repetition),
                 Seed = r.GetValue(seed),
             };
-            return Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(prompt), r.GetValue(promptIds), r.GetValue(stop), options, r.GetValue(json),
+            return Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(prompt) ?? [], r.GetValue(promptIds) ?? [], CommonOptions.ParseRowAdapters(r.GetValue(rows)),
+                r.GetValue(stop), options, r.GetValue(json),
                 r.GetValue(template), r.GetValue(device), quantization.Read(r));
         }));
         return cmd;
     }
 
-    private static int Run(string modelDir, string[] adapters, string? prompt, string? promptIds, string? stopIds, GenerationOptions options, bool json,
-        string? templateOption, string? deviceName, Models.Quantization.QuantizationConfig? quantization)
+    private static int Run(string modelDir, string[] adapters, string[] prompts, string[] promptIds, string[]? rowAdapters, string? stopIds, GenerationOptions options,
+        bool json, string? templateOption, string? deviceName, Models.Quantization.QuantizationConfig? quantization)
     {
-        if ((prompt == null) == (promptIds == null)) throw new PeftException("give exactly one of --prompt and --prompt-ids");
-        if (templateOption != null && prompt == null) throw new PeftException("--template applies to --prompt text, not to --prompt-ids");
-        var info = adapters.Length > 0 ? TaskInfo.Read(adapters[0]) : null;
-        if (adapters.Length > 0 && TaskInference.Resolve(null, adapters[0], null, modelDir) is { Task: "classification" } classifier)
-            throw new PeftException($"{adapters[0]} is a classification adapter (from {classifier.From}); generate continues text: use peft predict --model {modelDir} --adapter {adapters[0]} --text ...");
+        if ((prompts.Length == 0) == (promptIds.Length == 0)) throw new PeftException("give --prompt or --prompt-ids (one or more), not both");
+        if (templateOption != null && prompts.Length == 0) throw new PeftException("--template applies to --prompt text, not to --prompt-ids");
+        int count = Math.Max(prompts.Length, promptIds.Length);
+        if (rowAdapters != null && count != 1 && count != rowAdapters.Length)
+            throw new PeftException($"--row-adapters names {rowAdapters.Length} adapter(s) for {count} prompt(s): give one prompt per adapter, or one prompt for all");
+        int batch = rowAdapters?.Length ?? count;
+        string? first = AdapterLoading.FirstFolder(adapters);
+        var info = first != null ? TaskInfo.Read(first) : null;
+        if (first != null && TaskInference.Resolve(null, first, null, modelDir) is { Task: "classification" } classifier)
+            throw new PeftException($"{first} is a classification adapter (from {classifier.From}); generate continues text: use peft predict --model {modelDir} --adapter {first} --text ...");
         var device = Devices.Parse(deviceName);
         using var model = BaseModelLoading.Load(modelDir, device, quantization: quantization);
-        AdapterLoading.Load(model, adapters, merge: false);
-        ITextTokenizer? tokenizer = prompt != null || HasTokenizer(modelDir) ? AutoTokenizer.FromFolder(modelDir) : null;
+        var peft = AdapterLoading.Load(model, adapters, merge: false);
+        if (rowAdapters != null && peft == null) throw new PeftException("--row-adapters names an adapter per row: load them with --adapter NAME=FOLDER");
+        ITextTokenizer? tokenizer = prompts.Length > 0 || HasTokenizer(modelDir) ? AutoTokenizer.FromFolder(modelDir) : null;
         string? chat = InstructionFormat.ChatOf(templateOption, info?.ChatTemplate);
-        var ids = promptIds != null ? ParseIds(promptIds, "--prompt-ids") : PromptIds(tokenizer!, prompt!, templateOption, info, chat, modelDir);
+        var given = promptIds.Length > 0 ? promptIds.Select(p => ParseIds(p, "--prompt-ids")).ToList()
+            : prompts.Select(p => PromptIds(tokenizer!, p, templateOption, info, chat, modelDir)).ToList();
         long vocab = model.InputEmbeddings.weight!.shape[0];
-        if (ids.Length == 0) throw new PeftException("the prompt has no tokens");
-        if (ids.Any(i => i < 0 || i >= vocab)) throw new PeftException($"prompt ids must be in [0, {vocab})");
+        if (given.Any(ids => ids.Length == 0)) throw new PeftException("a prompt has no tokens");
+        if (given.Any(ids => ids.Any(i => i < 0 || i >= vocab))) throw new PeftException($"prompt ids must be in [0, {vocab})");
+        var batchIds = Enumerable.Range(0, batch).Select(r => (IReadOnlyList<long>)given[given.Count == 1 ? 0 : r]).ToList();
 
         var eos = EosIds(modelDir, model);
         // A chat template's end-of-turn marker (<|im_end|>, <|eot_id|>) ends the answer as EOS would.
@@ -84,16 +95,25 @@ public static class GenerateCommand
             StopTokenIds = stopIds == null ? eos : stopIds == "none" ? [] : ParseIds(stopIds, "--stop-ids"),
             PadTokenId = model.Config.PadTokenId ?? eos.FirstOrDefault(),
         };
-        var produced = Generator.Generate(model, [ids], options)[0];
-        string? text = tokenizer?.Decode(produced.Select(i => (int)i), skipSpecialTokens: true);
-        if (json)
+        long[][] produced;
+        using (rowAdapters != null ? peft!.WithRowAdapters(rowAdapters) : null) produced = Generator.Generate(model, batchIds, options);
+        var results = produced.Select((p, r) => new
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, new_token_ids = produced, text }, new JsonSerializerOptions { WriteIndented = true }));
+            adapter = rowAdapters?[r],
+            prompt_ids = batchIds[r],
+            new_token_ids = p,
+            text = tokenizer?.Decode(p.Select(i => (int)i), skipSpecialTokens: true),
+        }).ToList();
+        var indented = new JsonSerializerOptions { WriteIndented = true };
+        if (batch == 1)
+        {
+            var one = results[0];
+            Console.WriteLine(json ? JsonSerializer.Serialize(new { one.prompt_ids, one.new_token_ids, one.text }, indented) : one.text ?? string.Join(",", one.new_token_ids));
         }
+        else if (json) Console.WriteLine(JsonSerializer.Serialize(results, indented));
         else
-        {
-            Console.WriteLine(text ?? string.Join(",", produced));
-        }
+            foreach (var (row, r) in results.Select((x, r) => (x, r)))
+                Console.WriteLine($"[{row.adapter ?? $"row {r}"}] {row.text ?? string.Join(",", row.new_token_ids)}");
         return 0;
     }
 

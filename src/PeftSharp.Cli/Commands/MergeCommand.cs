@@ -33,15 +33,22 @@ public static class MergeCommand
             Description = "Onto a 4-bit base: quantize the merged weights again and write a bitsandbytes 4-bit checkpoint (4x smaller; "
                 + "outputs change slightly, and the change is measured and printed)",
         };
-        var cmd = new Command("merge", "Merge adapters into the base model and save it as a Hugging Face folder") { model, adapters, output, dtype, requantize };
+        var weights = CommonOptions.Weights();
+        weights.Description += ". Here: the base gets Σ wᵢ·(adapter i's change), exactly for LoRA (default: every weight 1)";
+        var cmd = new Command("merge", "Merge adapters into the base model and save it as a Hugging Face folder") { model, adapters, weights, output, dtype, requantize };
         quantization.AddTo(cmd);
-        cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(output)!, quantization.Read(r), r.GetValue(dtype), r.GetValue(requantize))));
+        cmd.SetAction(r => CommandRunner.Run(() => Run(r.GetValue(model)!, r.GetValue(adapters) ?? [], r.GetValue(weights) is { } w ? CommonOptions.ParseWeights(w) : null,
+            r.GetValue(output)!, quantization.Read(r), r.GetValue(dtype), r.GetValue(requantize))));
         return cmd;
     }
 
-    private static int Run(string modelDir, string[] adapters, string outDir, QuantizationConfig? quantization, string? dtypeName, bool requantize)
+    private static int Run(string modelDir, string[] adapters, double[]? weights, string outDir, QuantizationConfig? quantization, string? dtypeName, bool requantize)
     {
         var dtype = Devices.ParseDType(dtypeName);
+        if (weights != null && weights.Length != adapters.Length)
+            throw new PeftException($"{weights.Length} weight(s) for {adapters.Length} adapter(s): give one weight per --adapter, in the same order");
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new PeftException($"{outDir}: folder exists and is not empty");
         using var model = BaseModelLoading.Load(modelDir, quantization: quantization);
         var fourBit = ModelQuantizer.Layers(model).Select(l => l.Layer).ToList();
         if (adapters.Length == 0 && fourBit.Count == 0)
@@ -57,7 +64,7 @@ public static class MergeCommand
         if (requantize)
         {
             using var twin = BaseModelLoading.Load(modelDir, quantization: quantization);
-            if (adapters.Length > 0) AdapterLoading.Load(twin, adapters, merge: false);
+            if (adapters.Length > 0) Weighted(AdapterLoading.Load(twin, adapters, merge: false)!, adapters, weights);
             reference = Probe(twin).DetachFromDisposeScope();
         }
         using var referenceOwner = reference;
@@ -70,7 +77,7 @@ public static class MergeCommand
         if (adapters.Length > 0)
         {
             var peft = AdapterLoading.Load(model, adapters, merge: false)!;
-            peft.MergeAndUnload([.. peft.Configs.Keys]);
+            peft.MergeAndUnload(Weighted(peft, adapters, weights));
         }
         if (dtype != ScalarType.Float32) model.to(dtype);
         if (requantize)
@@ -92,6 +99,19 @@ public static class MergeCommand
             : requantize ? $"wrote the {again} {model.ArchitectureName} to {Path.GetFullPath(outDir)}"
             : $"wrote the dequantized {model.ArchitectureName} to {Path.GetFullPath(outDir)}");
         return 0;
+    }
+
+    /// <summary>
+    /// The adapters to merge: all of them, or with --weights their weighted sum, added as one adapter by the method's
+    /// exact rule (<see cref="PeftSharp.Tuners.PeftModel.AddWeightedAdapter(IReadOnlyList{string}, IReadOnlyList{double}, string)"/>), active alone.
+    /// </summary>
+    private static string[] Weighted(PeftSharp.Tuners.PeftModel peft, string[] arguments, double[]? weights)
+    {
+        if (weights == null) return [.. peft.Configs.Keys];
+        const string name = "__weighted__";
+        peft.AddWeightedAdapter([.. AdapterArgument.Named(arguments).Select(a => a.Name)], weights, name);
+        peft.SetActiveAdapters([name]);
+        return [name];
     }
 
     /// <summary>The model's primary output (logits, else the last hidden state) on fixed seeded token ids, float32.</summary>

@@ -81,7 +81,7 @@ public interface ITuner
     /// </summary>
     string SavedModulePrefix => AdapterKeys.Prefix;
     /// <summary>
-    /// How this method's adapters combine into a new one (<see cref="PeftModel.AddWeightedAdapter"/>), or null (the default)
+    /// How this method's adapters combine into a new one (<see cref="PeftModel.AddWeightedAdapter(IReadOnlyList{string}, IReadOnlyList{double}, string, Combination.AdapterCombination)"/>), or null (the default)
     /// for a method whose adapters cannot be combined.
     /// </summary>
     Combination.IAdapterCombiner? Combiner => null;

@@ -254,11 +254,37 @@ public sealed partial class PeftModel
     public ModelOutput Forward(ModelInputs inputs, IReadOnlyList<string>? rowAdapters = null)
     {
         if (Model is not PretrainedModel model) throw new PeftException("Forward needs a PeftSharp model; call the module's own forward otherwise");
+        if (rowAdapters is null) return model.forward(inputs);
+        using var _ = WithRowAdapters(rowAdapters);
+        return model.forward(inputs);
+    }
+
+    /// <summary>
+    /// Until disposed, every forward pass gives batch row i adapter <paramref name="rowAdapters"/>[i] alone ("__base__":
+    /// the base model), whatever is active: one base serving many adapters in one batch, for a forward pass or a whole
+    /// generation (the rows stay the same through it). Each name must be a loaded adapter or "__base__"; merged adapters
+    /// and adapters that act on the inputs (prompt learning) cannot be mixed per row.
+    /// </summary>
+    public IDisposable WithRowAdapters(IReadOnlyList<string> rowAdapters)
+    {
+        ArgumentNullException.ThrowIfNull(rowAdapters);
+        if (rowAdapters.Count == 0) throw new PeftException("give one adapter name per batch row");
+        foreach (var a in rowAdapters.Distinct())
+            if (a != AdapterLayer.BaseRow && !_configs.ContainsKey(a))
+                throw new PeftException($"row adapter \"{a}\" is not loaded (loaded: {string.Join(", ", _configs.Keys)}; {AdapterLayer.BaseRow} for the base model)");
         RefuseRowAdaptersWithHooks(rowAdapters);
         var layers = Layers.Select(l => l.Layer).ToList();
+        if (layers.Any(l => l.MergedAdapters.Count > 0)) throw new PeftException("merged adapters are in the base weights of every row: unmerge them to give rows their own adapters");
         foreach (var l in layers) l.RowAdapters = rowAdapters;
-        try { return model.forward(inputs); }
-        finally { foreach (var l in layers) l.RowAdapters = null; }
+        return new RowAdapterScope(layers);
+    }
+
+    private sealed class RowAdapterScope(List<IAdapterLayer> layers) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var l in layers) l.RowAdapters = null;
+        }
     }
 
     /// <summary>The adapter's tensors under PEFT's saved names.</summary>

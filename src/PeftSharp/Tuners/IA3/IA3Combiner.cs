@@ -13,6 +13,9 @@ namespace PeftSharp.Tuners.IA3;
 /// </summary>
 public sealed class IA3Combiner : IAdapterCombiner
 {
+    /// <summary>IA3's only rule: its vectors scale the base multiplicatively, so Σ wᵢlᵢ is what weighting them means (as in PEFT).</summary>
+    public CombinationType WeightedMerge => CombinationType.Linear;
+
     public PeftConfig CombinedConfig(nn.Module root, IReadOnlyList<CombinationSource> sources, AdapterCombination combination)
     {
         if (combination.Type != CombinationType.Linear)

@@ -23,6 +23,9 @@ namespace PeftSharp.Tuners.Lora;
 /// </summary>
 public sealed class LoraCombiner : IAdapterCombiner
 {
+    /// <summary>cat: BA = Σ wᵢsᵢBᵢAᵢ with no approximation.</summary>
+    public CombinationType WeightedMerge => CombinationType.Cat;
+
     public PeftConfig CombinedConfig(nn.Module root, IReadOnlyList<CombinationSource> sources, AdapterCombination combination)
     {
         var configs = sources.Select(s => (s.Name, Config: (LoraConfig)s.Config)).ToList();
