@@ -69,8 +69,7 @@ public static class CombineCommand
     private static int Run(string modelDir, string[] arguments, double[] weights, AdapterCombination combination, string outDir)
     {
         var full = Path.GetFullPath(outDir);
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
-            throw new PeftException($"{outDir}: folder exists and is not empty");
+        AtomicFolder.RequireEmpty(outDir);
         combination.Validate(arguments.Length, weights.Length);
         var sources = SourceNames(arguments);
 

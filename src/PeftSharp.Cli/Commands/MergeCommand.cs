@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PeftSharp.IO;
 using PeftSharp.Models;
 using PeftSharp.Models.Quantization;
 using TorchSharp;
@@ -47,8 +48,7 @@ public static class MergeCommand
         var dtype = Devices.ParseDType(dtypeName);
         if (weights != null && weights.Length != adapters.Length)
             throw new PeftException($"{weights.Length} weight(s) for {adapters.Length} adapter(s): give one weight per --adapter, in the same order");
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-            throw new PeftException($"{outDir}: folder exists and is not empty");
+        AtomicFolder.RequireEmpty(outDir);
         using var model = BaseModelLoading.Load(modelDir, quantization: quantization);
         var fourBit = ModelQuantizer.Layers(model).Select(l => l.Layer).ToList();
         if (adapters.Length == 0 && fourBit.Count == 0)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PeftSharp.IO;
 using PeftSharp.Cli.Pretraining;
 using PeftSharp.Generation;
 using PeftSharp.Models;
@@ -38,8 +39,7 @@ public static class PretrainCommand
 
     private static int Run(string data, string outDir, string? runDir, long seed, int steps, bool resume, int? stopAfter)
     {
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-            throw new PeftException($"{outDir}: folder exists and is not empty");
+        AtomicFolder.RequireEmpty(outDir);
         runDir ??= outDir.TrimEnd('/', '\\') + ".run";
         string initDir = Path.Combine(runDir, "init");
         if (!resume)

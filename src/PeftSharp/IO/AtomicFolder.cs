@@ -33,6 +33,16 @@ public static class AtomicFolder
     private static readonly AsyncLocal<Action<string>?> Hook = new();
 
     /// <summary>
+    /// Refuses an output folder that exists and holds anything, so a command checks it before any work and a new
+    /// folder (a merged model, a combined adapter) never replaces one the user has.
+    /// </summary>
+    public static void RequireEmpty(string target)
+    {
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+            throw new PeftException($"{target}: folder exists and is not empty");
+    }
+
+    /// <summary>
     /// Calls <paramref name="fill"/> with an empty temporary folder next to <paramref name="target"/>, then puts it
     /// in place by the protocol above. An existing target is an error unless <paramref name="overwrite"/>. If
     /// anything throws, the temporary folder is deleted and the target is left as it was; a failure of the file system

@@ -25,8 +25,7 @@ public static class ModelSaver
     public static void Save(PretrainedModel model, string outDir, string? sourceDir = null)
     {
         var full = Path.GetFullPath(outDir);
-        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
-            throw new PeftException($"{outDir}: folder exists and is not empty");
+        AtomicFolder.RequireEmpty(outDir);
         AtomicFolder.Write(full, temp =>
         {
             var names = model.named_parameters().Select(p => p.name).ToHashSet();
