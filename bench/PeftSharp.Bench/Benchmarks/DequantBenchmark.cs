@@ -29,6 +29,9 @@ public static class DequantBenchmark
         using var state = FourBitQuantizer.Quantize(w, FourBitType.Nf4, 64, doubleQuant: false);
         using var x = randn(256, 2048);
         using var x1 = randn(1, 2048);
+        using var x4 = randn(4, 2048);
+        using var scratch = empty(5632, 2048);
+        using var x8 = randn(8, 2048);
         var code = FourBitCodes.Table(FourBitType.Nf4);
         using var table16 = tensor(code);
         var pairs = new float[512];
@@ -40,12 +43,18 @@ public static class DequantBenchmark
 
         var cases = new List<(string Name, Func<Tensor> Make)>
         {
-            ("current: FourBitQuantizer.Dequantize", () => FourBitQuantizer.Dequantize(state)),
+            ("FourBitQuantizer.Dequantize (the kernel on CPU)", () => FourBitQuantizer.Dequantize(state)),
             ("pair table, index_select int32", () => table256.index_select(0, packed.to(ScalarType.Int32)).view(-1, 64).mul(scales.view(-1, 1)).view(5632, 2048)),
             ("pair table, index_select int64", () => table256.index_select(0, packed.to(ScalarType.Int64)).view(-1, 64).mul(scales.view(-1, 1)).view(5632, 2048)),
             ("nibbles, take on 16", () => Nibbles(table16, packed).view(-1, 64).mul(scales.view(-1, 1)).view(5632, 2048)),
             ("pair table then scaled [blocks, 32, 2]", () => table256.index_select(0, packed.to(ScalarType.Int32)).view(-1, 64).mul_(scales.view(-1, 1)).view(5632, 2048)),
+            ("FourBitKernels.Dequantize", () => FourBitKernels.Dequantize(state, state.Absmax)),
+            ("FourBitKernels.DequantizeInto a reused buffer", () => { FourBitKernels.DequantizeInto(state, state.Absmax, scratch); return scratch.alias(); }),
             ("float matmul 256 x 2048 x 5632", () => x.matmul(w.t())),
+            ("FourBitKernels.MatVec 1 x 2048 x 5632", () => FourBitKernels.MatVec(state, state.Absmax, x1, null)),
+            ("FourBitKernels.MatVec 4 x 2048 x 5632", () => FourBitKernels.MatVec(state, state.Absmax, x4, null)),
+            ("FourBitKernels.MatVec 8 x 2048 x 5632", () => FourBitKernels.MatVec(state, state.Absmax, x8, null)),
+            ("dequantize + matmul 8 x 2048 x 5632", () => x8.matmul(FourBitQuantizer.Dequantize(state).t())),
             ("float matvec 1 x 2048 x 5632", () => x1.matmul(w.t())),
         };
         Console.WriteLine("| dequantization of 5632 x 2048 | median ms | equal to Dequantize |");

@@ -113,6 +113,12 @@ public static class FourBitQuantizer
         ArgumentNullException.ThrowIfNull(state);
         using var scope = NewDisposeScope();
         long n = state.ElementCount;
+        if (FourBitKernels.CanDequantize(state))
+        {
+            // Every linear weight of a real model on the CPU: one fused pass (the same bits as the tensor ops below).
+            var scales = state.Nested is null ? state.Absmax : BlockScales(state);
+            return FourBitKernels.Dequantize(state, scales).MoveToOuterDisposeScope();
+        }
         // One gather per byte from a 256 x 2 table of (code[high nibble], code[low nibble]): the same float32 values as
         // unpacking the nibbles and looking each up, in one pass over the packed bytes instead of several over int64 indices.
         var values = PairTable(state.QuantType, state.Packed.device).index_select(0, state.Packed.reshape(-1).to(ScalarType.Int32)).reshape(-1);

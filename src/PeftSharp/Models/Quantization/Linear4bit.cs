@@ -11,7 +11,9 @@ namespace PeftSharp.Models.Quantization;
 /// and dropped after it. The quantized state is held as buffers (weight = packed uint8, absmax, and for double
 /// quantization nested_absmax and nested_code), so it moves with the module; there is no weight parameter, so no
 /// gradient reaches it, while gradients flow to the input through <see cref="Matmul4bit"/>, which dequantizes again in
-/// the backward pass instead of keeping W_c alive. The bias, when there is one, is a frozen parameter.
+/// the backward pass instead of keeping W_c alive. Without autograd, a float32 input of at most
+/// <see cref="FourBitKernels.MaxMatVecRows"/> rows (generation's one token) skips W_c altogether through
+/// <see cref="FourBitKernels.MatVec"/>. The bias, when there is one, is a frozen parameter.
 /// <see cref="ModelQuantizer"/> puts these in place of a model's linear layers.
 /// </summary>
 public sealed class Linear4bit : nn.Module<Tensor, Tensor>
@@ -75,21 +77,35 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public QuantStateJson StateJson() => QuantStateJson.Of(_type, _blockSize, _dtype, _shape, _nestedBlockSize, _nestedBlockSize is null ? null : _offset);
 
     /// <summary>The dequantized weight, float32 [out, in] (bitsandbytes' value before the cast to a compute dtype).</summary>
-    public Tensor DequantizedWeight()
+    public Tensor DequantizedWeight() => FourBitQuantizer.Dequantize(StateView());
+
+    /// <summary>The buffers seen as a <see cref="QuantState"/>: a view, not an owner, so it is never disposed.</summary>
+    private QuantState StateView()
     {
         var nested = _nestedBlockSize is { } nb
             ? new NestedAbsmax(get_buffer("nested_absmax")!, get_buffer("nested_code")!, nb, _offset)
             : null;
-        // A view of the buffers, not an owner: it is not disposed.
-        var state = new QuantState(get_buffer("weight")!, get_buffer("absmax")!, _type, _blockSize, _shape, _dtype, nested);
-        return FourBitQuantizer.Dequantize(state);
+        return new QuantState(get_buffer("weight")!, get_buffer("absmax")!, _type, _blockSize, _shape, _dtype, nested);
     }
 
     /// <summary>W_c: the dequantized weight [out, in] in the compute dtype, on <paramref name="device"/>, without autograd.</summary>
+    /// <remarks>On the CPU in float32 compute this is a view of the thread's <see cref="DequantScratch"/>: the caller uses
+    /// it for one matmul and drops it.</remarks>
     internal Tensor ComputeWeight(Device device)
     {
         using var _ = no_grad();
-        var weight = DequantizedWeight();
+        var state = StateView();
+        Tensor weight;
+        if (device.type == DeviceType.CPU && FourBitKernels.CanDequantize(state))
+        {
+            using var scope = NewDisposeScope();
+            var scales = state.Nested is null ? state.Absmax : FourBitQuantizer.BlockScales(state);
+            weight = DequantScratch.View(_shape);
+            FourBitKernels.DequantizeInto(state, scales, weight);
+            weight = weight.dtype == ComputeDType ? weight : weight.to(ComputeDType);
+            return weight.MoveToOuterDisposeScope();
+        }
+        weight = DequantizedWeight();
         if (weight.dtype != ComputeDType) weight = weight.to(ComputeDType);
         return weight.device == device ? weight : weight.to(device);
     }
@@ -99,8 +115,15 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var weight = ComputeWeight(x.device);
         var bias = withBias ? Bias : null;
+        var state = StateView();
+        if (ComputeDType == ScalarType.Float32 && FourBitKernels.CanMatVec(state, x))
+        {
+            // A few rows (a generated token): the fused kernel reads the 4-bit bytes and makes no float copy of W.
+            var scales = state.Nested is null ? state.Absmax : FourBitQuantizer.BlockScales(state);
+            return FourBitKernels.MatVec(state, scales, x, bias).MoveToOuterDisposeScope();
+        }
+        var weight = ComputeWeight(x.device);
         var y = nn.functional.linear(x.dtype == ComputeDType ? x : x.to(ComputeDType), weight, bias is null || bias.dtype == ComputeDType ? bias : bias.to(ComputeDType));
         return (y.dtype == x.dtype ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
     }
