@@ -1,5 +1,6 @@
 using PeftSharp.IO;
 using PeftSharp.IO.Safetensors;
+using PeftSharp.Models.Common;
 using PeftSharp.Models.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -25,8 +26,21 @@ public static class AutoModel
     {
         var config = LoadConfig(modelDir);
         bool bnb4Bit = BnbQuantizationConfig.IsBnb4Bit(config);
-        return LoadWeights(ModelRegistry.Create(config), modelDir, bnb4Bit ? config : null, device, dtype, unusedKeys: unusedKeys, warn: warn, quantization: quantization);
+        // A base that will be 4-bit is built without initialising its linear layers (ModelLayers): each is filled by the
+        // checkpoint and quantized before the next, or replaced by the file's 4-bit layer unread, so the float model is
+        // never in memory at once.
+        PretrainedModel model;
+        using (bnb4Bit || QuantizesWhileLoading(quantization, device, dtype) ? ModelLayers.WithoutInitialisation() : null)
+            model = ModelRegistry.Create(config);
+        return LoadWeights(model, modelDir, bnb4Bit ? config : null, device, dtype, unusedKeys: unusedKeys, warn: warn, quantization: quantization);
     }
+
+    /// <summary>
+    /// Layers are quantized as they load for a float32 model on the CPU; another dtype or device keeps the order of the
+    /// float path (convert or move, then quantize), so that the 4-bit codes are made from the same values.
+    /// </summary>
+    private static bool QuantizesWhileLoading(QuantizationConfig? quantization, Device? device, ScalarType dtype) =>
+        quantization != null && dtype == ScalarType.Float32 && (device is null || device.type == DeviceType.CPU);
 
     /// <summary>Fills a freshly built model from the folder's checkpoint, then moves it; disposes it on failure.</summary>
     /// <param name="bnb4Bit">The folder's config when it is a bitsandbytes 4-bit checkpoint, else null.</param>
@@ -51,7 +65,8 @@ public static class AutoModel
             }
             else
             {
-                var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn);
+                var whileLoading = QuantizesWhileLoading(quantization, device, dtype) ? ModelQuantizer.WhileLoading(model, quantization!) : null;
+                var unused = WeightLoader.Load(model, checkpoint, modelDir, newModules, warn, afterEach: whileLoading);
                 unusedKeys?.Invoke(unused);
                 if (dtype != ScalarType.Float32) model.to(dtype);
                 if (device != null && device.type != DeviceType.CPU) model.to(device);

@@ -18,8 +18,10 @@ public static class WeightLoader
     /// <param name="warn">Receives one line naming the task-head parameters the checkpoint lacked (initialised here).</param>
     /// <param name="inPlace">Tensors already filled from this checkpoint (a 4-bit layer's codes and scales, which it stores
     /// under other keys): neither loaded nor checked here, and the keys of their names count as used.</param>
+    /// <param name="afterEach">Called with each parameter or buffer name right after it is filled, once everything has been
+    /// checked (<see cref="Quantization.ModelQuantizer.WhileLoading"/> quantizes a layer as soon as its last tensor arrives).</param>
     public static IReadOnlyList<string> Load(PretrainedModel model, ITensorSource checkpoint, string source, Func<string, bool>? newModules = null,
-        Action<string>? warn = null, Func<string, bool>? inPlace = null)
+        Action<string>? warn = null, Func<string, bool>? inPlace = null, Action<string>? afterEach = null)
     {
         var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var parameters = new HashSet<string>(StringComparer.Ordinal);
@@ -84,6 +86,7 @@ public static class WeightLoader
                 using var scope = NewDisposeScope();
                 var loaded = checkpoint.Load(KeyFor(name), target.device, target.dtype);
                 target.copy_(loaded);
+                afterEach?.Invoke(name);
             }
         }
         model.FreshParameters = targets.Keys.Where(fresh.Contains).ToList();

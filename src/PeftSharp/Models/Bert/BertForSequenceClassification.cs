@@ -1,3 +1,4 @@
+using PeftSharp.Models.Common;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ public sealed class BertForSequenceClassification : PretrainedModel
         Bert = config;
         bert = new BertModel(config);
         dropout = nn.Dropout(config.ClassifierDropout);
-        classifier = nn.Linear(config.Hidden, config.NumLabels);
+        classifier = ModelLayers.Linear(config.Hidden, config.NumLabels);
         RegisterComponents();
     }
 

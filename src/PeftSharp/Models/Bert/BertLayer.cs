@@ -29,7 +29,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 
     public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
     {
-        dense = nn.Linear(config.Hidden, config.Intermediate);
+        dense = ModelLayers.Linear(config.Hidden, config.Intermediate);
         _act = Activations.Get(config.Activation, config.Raw.Source);
         RegisterComponents();
     }

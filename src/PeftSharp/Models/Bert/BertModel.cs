@@ -30,7 +30,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
 
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
-        dense = nn.Linear(config.Hidden, config.Hidden);
+        dense = ModelLayers.Linear(config.Hidden, config.Hidden);
         RegisterComponents();
     }
 

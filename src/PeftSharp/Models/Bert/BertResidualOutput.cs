@@ -1,3 +1,4 @@
+using PeftSharp.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ public sealed class BertResidualOutput : nn.Module
 
     public BertResidualOutput(BertConfig config, long inputWidth) : base(nameof(BertResidualOutput))
     {
-        dense = nn.Linear(inputWidth, config.Hidden);
+        dense = ModelLayers.Linear(inputWidth, config.Hidden);
         LayerNorm = nn.LayerNorm(config.Hidden, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropout);
         RegisterComponents();

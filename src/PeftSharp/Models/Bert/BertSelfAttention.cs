@@ -15,9 +15,9 @@ public sealed class BertSelfAttention : nn.Module
     public BertSelfAttention(BertConfig config) : base(nameof(BertSelfAttention))
     {
         _config = config;
-        query = nn.Linear(config.Hidden, config.Hidden);
-        key = nn.Linear(config.Hidden, config.Hidden);
-        value = nn.Linear(config.Hidden, config.Hidden);
+        query = ModelLayers.Linear(config.Hidden, config.Hidden);
+        key = ModelLayers.Linear(config.Hidden, config.Hidden);
+        value = ModelLayers.Linear(config.Hidden, config.Hidden);
         RegisterComponents();
     }
 

@@ -18,8 +18,10 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         weight = new Parameter(empty(inFeatures, outFeatures, device: device));
-        bias = new Parameter(zeros(outFeatures, device: device));
-        using (no_grad()) nn.init.normal_(weight, 0, 0.02);
+        // Left uninitialised (uncommitted pages) where the checkpoint is about to fill it: see ModelLayers.
+        bias = new Parameter(Common.ModelLayers.Uninitialised ? empty(outFeatures, device: device) : zeros(outFeatures, device: device));
+        if (!Common.ModelLayers.Uninitialised)
+            using (no_grad()) nn.init.normal_(weight, 0, 0.02);
         RegisterComponents();
     }
 

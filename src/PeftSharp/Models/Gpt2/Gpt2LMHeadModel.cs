@@ -16,7 +16,7 @@ public sealed class Gpt2LMHeadModel : PretrainedModel, ILanguageModelHead, ILaye
         transformer = new Gpt2Model(config);
         lm_head = config.TieWordEmbeddings
             ? new TiedLinear(transformer.TokenEmbedding)
-            : nn.Linear(config.Hidden, config.VocabSize, hasBias: false);
+            : ModelLayers.Linear(config.Hidden, config.VocabSize, hasBias: false);
         RegisterComponents();
         Gpt2 = config;
     }

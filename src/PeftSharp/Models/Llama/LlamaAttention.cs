@@ -16,10 +16,10 @@ public sealed class LlamaAttention : nn.Module
     public LlamaAttention(LlamaConfig config) : base(nameof(LlamaAttention))
     {
         _config = config;
-        q_proj = nn.Linear(config.Hidden, (long)config.Heads * config.HeadDim, hasBias: config.QkvBias);
-        k_proj = nn.Linear(config.Hidden, (long)config.KvHeads * config.HeadDim, hasBias: config.QkvBias);
-        v_proj = nn.Linear(config.Hidden, (long)config.KvHeads * config.HeadDim, hasBias: config.QkvBias);
-        o_proj = nn.Linear((long)config.Heads * config.HeadDim, config.Hidden, hasBias: config.OutputBias);
+        q_proj = ModelLayers.Linear(config.Hidden, (long)config.Heads * config.HeadDim, hasBias: config.QkvBias);
+        k_proj = ModelLayers.Linear(config.Hidden, (long)config.KvHeads * config.HeadDim, hasBias: config.QkvBias);
+        v_proj = ModelLayers.Linear(config.Hidden, (long)config.KvHeads * config.HeadDim, hasBias: config.QkvBias);
+        o_proj = ModelLayers.Linear((long)config.Heads * config.HeadDim, config.Hidden, hasBias: config.OutputBias);
         RegisterComponents();
     }
 

@@ -18,7 +18,7 @@ public sealed class LlamaForCausalLM : PretrainedModel, ILanguageModelHead, ILay
         model = new LlamaModel(config);
         lm_head = config.TieWordEmbeddings
             ? new TiedLinear(model.TokenEmbedding)
-            : nn.Linear(config.Hidden, config.VocabSize, hasBias: false);
+            : ModelLayers.Linear(config.Hidden, config.VocabSize, hasBias: false);
         RegisterComponents();
         Llama = config;
     }

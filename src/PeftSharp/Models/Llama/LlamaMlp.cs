@@ -14,9 +14,9 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 
     public LlamaMlp(LlamaConfig config) : base(nameof(LlamaMlp))
     {
-        gate_proj = nn.Linear(config.Hidden, config.Intermediate, hasBias: config.MlpBias);
-        up_proj = nn.Linear(config.Hidden, config.Intermediate, hasBias: config.MlpBias);
-        down_proj = nn.Linear(config.Intermediate, config.Hidden, hasBias: config.MlpBias);
+        gate_proj = ModelLayers.Linear(config.Hidden, config.Intermediate, hasBias: config.MlpBias);
+        up_proj = ModelLayers.Linear(config.Hidden, config.Intermediate, hasBias: config.MlpBias);
+        down_proj = ModelLayers.Linear(config.Intermediate, config.Hidden, hasBias: config.MlpBias);
         _act = Activations.Get(config.Activation, config.Raw.Source);
         RegisterComponents();
     }

@@ -11,7 +11,8 @@ namespace PeftSharp.Models.Quantization;
 /// becomes a frozen <see cref="Linear4bit"/>, except the output head (lm_head, the classifier: transformers'
 /// modules_to_not_convert) and layers the model initialised freshly (a new classifier, which trains). Embeddings and
 /// norms are not linear layers and stay in full precision. Each float weight is freed as soon as its layer is
-/// quantized, so the peak is the float model plus one layer, and what stays is the 4-bit model.
+/// quantized, so what stays is the 4-bit model; <see cref="WhileLoading"/> quantizes during loading, so that the float
+/// model never exists at once either.
 /// </summary>
 public static class ModelQuantizer
 {
@@ -20,33 +21,65 @@ public static class ModelQuantizer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
+        var targets = Targets(model);
+        foreach (var (name, module) in targets) QuantizeOne(model, name, module, config);
+        return targets.Count;
+    }
+
+    /// <summary>
+    /// Quantizes each layer the moment the weight loader has filled its last tensor (give it as the loader's afterEach), so
+    /// a model built with <see cref="Common.ModelLayers.WithoutInitialisation"/> never holds more than one float layer:
+    /// the peak while loading is the 4-bit model plus one layer, not the float model. The same layers and the same bits as
+    /// <see cref="Quantize"/> after loading (call it afterwards too: it takes whatever was not complete, such as a layer
+    /// with a freshly initialised part, and is a no-op otherwise).
+    /// </summary>
+    public static Action<string> WhileLoading(PretrainedModel model, QuantizationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(config);
+        var pending = Targets(model).ToDictionary(t => t.Name, t => (t.Module, Remaining: t.Module.named_parameters().Count()), StringComparer.Ordinal);
+        return name =>
+        {
+            int dot = name.LastIndexOf('.');
+            if (dot <= 0 || !pending.TryGetValue(name[..dot], out var entry)) return;
+            var owner = name[..dot];
+            if (entry.Remaining > 1) { pending[owner] = (entry.Module, entry.Remaining - 1); return; }
+            pending.Remove(owner);
+            QuantizeOne(model, owner, entry.Module, config);
+        };
+    }
+
+    /// <summary>Linear layers and Conv1Ds other than the output head and freshly initialised layers.</summary>
+    private static List<(string Name, nn.Module Module)> Targets(PretrainedModel model)
+    {
         var head = model.OutputHeadName is { } h ? h + "." : null;
         var fresh = model.FreshParameters.ToHashSet(StringComparer.Ordinal);
-        var targets = ModuleTree.NamedModules(model)
+        return ModuleTree.NamedModules(model)
             .Where(m => m.Module is Linear or Conv1D && m.Name.Length > 0)
             .Where(m => head is null || !(m.Name + ".").StartsWith(head, StringComparison.Ordinal))
             .Where(m => !fresh.Contains(m.Name + ".weight"))
+            .Select(m => (m.Name, m.Module))
             .ToList();
-        foreach (var (name, module) in targets)
+    }
+
+    private static void QuantizeOne(PretrainedModel model, string name, nn.Module module, QuantizationConfig config)
+    {
+        QuantState state;
+        using (var scope = NewDisposeScope())
+        using (no_grad())
         {
-            QuantState state;
-            using (var scope = NewDisposeScope())
-            using (no_grad())
-            {
-                var weight = module is Conv1D c ? c.Weight.t().contiguous() : (Tensor)((Linear)module).weight!;
-                state = FourBitQuantizer.Quantize(weight, config.Type, config.BlockSize, config.DoubleQuant);
-                // The module owns these from here: out of every dispose scope, a caller's included.
-                state.Packed.DetachFromDisposeScope();
-                state.Absmax.DetachFromDisposeScope();
-                state.Nested?.Absmax.DetachFromDisposeScope();
-                state.Nested?.Code.DetachFromDisposeScope();
-            }
-            var bias = module switch { Linear l => l.bias, Conv1D c => c.Bias, _ => null };
-            var quantized = new Linear4bit(state, bias) { ComputeDType = config.ComputeDType, FanInFanOut = module is Conv1D };
-            ModuleTree.Replace(model, name, quantized);
-            module.Dispose();
+            var weight = module is Conv1D c ? c.Weight.t().contiguous() : (Tensor)((Linear)module).weight!;
+            state = FourBitQuantizer.Quantize(weight, config.Type, config.BlockSize, config.DoubleQuant);
+            // The module owns these from here: out of every dispose scope, a caller's included.
+            state.Packed.DetachFromDisposeScope();
+            state.Absmax.DetachFromDisposeScope();
+            state.Nested?.Absmax.DetachFromDisposeScope();
+            state.Nested?.Code.DetachFromDisposeScope();
         }
-        return targets.Count;
+        var bias = module switch { Linear l => l.bias, Conv1D c => c.Bias, _ => null };
+        var quantized = new Linear4bit(state, bias) { ComputeDType = config.ComputeDType, FanInFanOut = module is Conv1D };
+        ModuleTree.Replace(model, name, quantized);
+        module.Dispose();
     }
 
     /// <summary>

@@ -24,10 +24,10 @@ public sealed class T5Attention : nn.Module
     {
         _config = config;
         _bidirectional = bidirectional;
-        q = nn.Linear(config.DModel, config.InnerDim, hasBias: false);
-        k = nn.Linear(config.DModel, config.InnerDim, hasBias: false);
-        v = nn.Linear(config.DModel, config.InnerDim, hasBias: false);
-        o = nn.Linear(config.InnerDim, config.DModel, hasBias: false);
+        q = ModelLayers.Linear(config.DModel, config.InnerDim, hasBias: false);
+        k = ModelLayers.Linear(config.DModel, config.InnerDim, hasBias: false);
+        v = ModelLayers.Linear(config.DModel, config.InnerDim, hasBias: false);
+        o = ModelLayers.Linear(config.InnerDim, config.DModel, hasBias: false);
         relative_attention_bias = hasRelativeBias ? nn.Embedding(config.Buckets, config.Heads) : null;
         RegisterComponents();
     }

@@ -22,7 +22,7 @@ public sealed class T5ForConditionalGeneration : PretrainedModel, IEncoderDecode
         shared = nn.Embedding(config.VocabSize, config.DModel);
         encoder = new T5Stack(config, shared, isDecoder: false);
         decoder = new T5Stack(config, shared, isDecoder: true);
-        lm_head = config.TieWordEmbeddings ? new TiedLinear(shared) : nn.Linear(config.DModel, config.VocabSize, hasBias: false);
+        lm_head = config.TieWordEmbeddings ? new TiedLinear(shared) : ModelLayers.Linear(config.DModel, config.VocabSize, hasBias: false);
         RegisterComponents();
     }
 

@@ -58,14 +58,14 @@ public sealed class T5DenseActDense : nn.Module<Tensor, Tensor>
     {
         if (config.IsGated)
         {
-            wi_0 = nn.Linear(config.DModel, config.DFf, hasBias: false);
-            wi_1 = nn.Linear(config.DModel, config.DFf, hasBias: false);
+            wi_0 = ModelLayers.Linear(config.DModel, config.DFf, hasBias: false);
+            wi_1 = ModelLayers.Linear(config.DModel, config.DFf, hasBias: false);
         }
         else
         {
-            wi = nn.Linear(config.DModel, config.DFf, hasBias: false);
+            wi = ModelLayers.Linear(config.DModel, config.DFf, hasBias: false);
         }
-        wo = nn.Linear(config.DFf, config.DModel, hasBias: false);
+        wo = ModelLayers.Linear(config.DFf, config.DModel, hasBias: false);
         dropout = nn.Dropout(config.Dropout);
         _act = Activations.Get(config.Activation, config.Raw.Source);
         RegisterComponents();
