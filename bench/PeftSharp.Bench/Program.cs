@@ -18,6 +18,7 @@ public static class Program
         ["targets"] = MethodsBenchmark.Targets,
         ["qlora"] = QloraBenchmark.Run,
         ["dequant"] = DequantBenchmark.Run,
+        ["sidebyside"] = SideBySideBenchmark.Run,
     };
 
     public static int Main(string[] args)

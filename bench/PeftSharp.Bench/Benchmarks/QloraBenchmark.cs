@@ -108,7 +108,7 @@ public static class QloraBenchmark
         foreach (var (name, layer) in ModelQuantizer.Layers(model))
         {
             using var scope = NewDisposeScope();
-            var w = checkpoint.Load(name + ".weight");
+            var w = checkpoint.Load(name.Replace(".base_layer", "", StringComparison.Ordinal) + ".weight"); // the float layer's name before LoRA wrapped it
             diff += w.sub(layer.DequantizedWeight()).abs().to(ScalarType.Float64).sum().item<double>();
             total += w.abs().to(ScalarType.Float64).sum().item<double>();
         }

@@ -15,7 +15,7 @@ namespace PeftSharp.Bench.Benchmarks;
 /// Training throughput and peak memory on GPT-2-shaped models with random weights (vocab 50257, batch 4 x 256,
 /// AdamW, causal-LM loss): LoRA r=8 alpha=16 on c_attn and on all linear layers, and full fine-tuning, at
 /// 12 layers x 768 and 4 layers x 256, through the trainer's own step (TrainingStep: the loss computed in slices). Each configuration runs in a fresh child process, so peak RSS is its own.
-/// Python PEFT 0.18 on this machine class (from the issue): 12x768 LoRA c_attn 5.1-5.3 s/step, 2.9 GiB; 4x256 about 1.0 s/step, 1.37 GiB.
+/// For Python PEFT on the same shapes, side by side: the <c>sidebyside</c> benchmark (<see cref="SideBySideBenchmark"/>).
 /// </summary>
 public static class TrainingBenchmark
 {
@@ -27,9 +27,10 @@ public static class TrainingBenchmark
         int steps = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
         bool lowMemory = args.Contains("--low-memory");
         bool checkpointing = args.Contains("--checkpointing");
+        bool json = args.Contains("--json");
         var flags = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray();
         args = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory, checkpointing);
+        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory, checkpointing, json);
 
         Console.WriteLine("| model | method | trainable | median s/step | tokens/s | peak RSS GiB |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
@@ -50,7 +51,7 @@ public static class TrainingBenchmark
         return 0;
     }
 
-    private static int One(string shapeName, string method, int steps, bool lowMemory, bool checkpointing)
+    private static int One(string shapeName, string method, int steps, bool lowMemory, bool checkpointing, bool json)
     {
         set_num_threads(Environment.ProcessorCount);
         if (lowMemory) PeftSharp.Native.Allocator.ReturnLargeBlocksToSystem();
@@ -90,6 +91,15 @@ public static class TrainingBenchmark
         times.Sort();
         double median = times[times.Count / 2];
         long count = trainable.Sum(p => p.Parameter.numel());
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["tool"] = "peftsharp", ["shape"] = shape, ["method"] = method, ["median_s"] = median,
+                ["times_s"] = new JsonArray(times.Select(t => (JsonNode)t).ToArray()), ["peak_rss_gib"] = PeakMemory.PeakGiB(), ["trainable"] = count,
+            }.ToJsonString());
+            return 0;
+        }
         Console.WriteLine($"| gpt2 {shape} | {method}{(lowMemory ? ", low memory" : "")}{(checkpointing ? ", checkpointing" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
         return 0;
     }
