@@ -117,11 +117,14 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         var bias = withBias ? Bias : null;
         var state = StateView();
-        if (ComputeDType == ScalarType.Float32 && FourBitKernels.CanMatVec(state, x))
+        var x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        if (FourBitKernels.CanMatVec(state, x32))
         {
-            // A few rows (a generated token): the fused kernel reads the 4-bit bytes and makes no float copy of W.
+            // A few rows (a generated token): the fused kernel reads the 4-bit bytes and makes no float copy of W. It sums
+            // in float32 whatever the compute dtype (bf16 compute would round W and x first): as exact, and faster.
             var scales = state.Nested is null ? state.Absmax : FourBitQuantizer.BlockScales(state);
-            return FourBitKernels.MatVec(state, scales, x, bias).MoveToOuterDisposeScope();
+            var y32 = FourBitKernels.MatVec(state, scales, x32, bias is null || bias.dtype == ScalarType.Float32 ? bias : bias.to(ScalarType.Float32));
+            return (y32.dtype == x.dtype ? y32 : y32.to(x.dtype)).MoveToOuterDisposeScope();
         }
         var weight = ComputeWeight(x.device);
         var y = nn.functional.linear(x.dtype == ComputeDType ? x : x.to(ComputeDType), weight, bias is null || bias.dtype == ComputeDType ? bias : bias.to(ComputeDType));
