@@ -7,6 +7,7 @@ using PeftSharp.Training;
 using PeftSharp.Training.Reporting;
 using PeftSharp.Tuners;
 using PeftSharp.Tuners.Lora;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftSharp.Bench.Benchmarks;
@@ -28,9 +29,12 @@ public static class TrainingBenchmark
         bool lowMemory = args.Contains("--low-memory");
         bool checkpointing = args.Contains("--checkpointing");
         bool json = args.Contains("--json");
-        var flags = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        int pi = Array.IndexOf(args, "--precision");
+        string precision = pi >= 0 ? args[pi + 1] : "fp32";
+        if (pi >= 0) args = [.. args[..pi], .. args[(pi + 2)..]];
+        var flags = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Concat(precision == "fp32" ? [] : ["--precision", precision]).ToArray();
         args = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory, checkpointing, json);
+        if (args.Length > 2) return One(args[1], args[2], steps, lowMemory, checkpointing, json, precision);
 
         Console.WriteLine("| model | method | trainable | median s/step | tokens/s | peak RSS GiB |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
@@ -51,7 +55,7 @@ public static class TrainingBenchmark
         return 0;
     }
 
-    private static int One(string shapeName, string method, int steps, bool lowMemory, bool checkpointing, bool json)
+    private static int One(string shapeName, string method, int steps, bool lowMemory, bool checkpointing, bool json, string precision)
     {
         set_num_threads(Environment.ProcessorCount);
         if (lowMemory) PeftSharp.Native.Allocator.ReturnLargeBlocksToSystem();
@@ -61,6 +65,7 @@ public static class TrainingBenchmark
             $$"""{"model_type":"gpt2","vocab_size":50257,"n_embd":{{width}},"n_layer":{{layers}},"n_head":{{heads}},"n_positions":1024,"resid_pdrop":0.0,"embd_pdrop":0.0,"attn_pdrop":0.0}""", shape));
         model.train();
         List<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable;
+        PeftModel? peft = null;
         if (method == "full")
         {
             trainable = model.named_parameters().ToList();
@@ -72,9 +77,20 @@ public static class TrainingBenchmark
                 ["peft_type"] = "LORA", ["r"] = 8, ["lora_alpha"] = 16, ["task_type"] = "CAUSAL_LM",
                 ["target_modules"] = method == "lora c_attn" ? new JsonArray("c_attn") : "all-linear",
             }, "bench"));
-            trainable = PeftModel.Create(model, config).TrainableNamedParameters().ToList();
+            peft = PeftModel.Create(model, config);
+            trainable = peft.TrainableNamedParameters().ToList();
+        }
+        // Mixed precision as the trainer does it (TrainingRun): float32 masters, then the model in bf16.
+        var (dtype, _) = Precision.Resolve(precision, CPU);
+        Dictionary<string, Tensor>? masters = null;
+        if (dtype != ScalarType.Float32)
+        {
+            masters = trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter.detach().to(ScalarType.Float32, copy: true));
+            model.to(dtype);
+            trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().ToList();
         }
         using var optimizer = new AdamW(ParamGroups.Standard(model, trainable, 1e-4, 0.01));
+        if (masters != null) optimizer.UseMasterWeights(masters);
         using var ids = randint(0, 50257, [4, 256], dtype: ScalarType.Int64);
         var times = new List<double>();
         for (int i = 0; i < steps + 2; i++)
@@ -95,12 +111,12 @@ public static class TrainingBenchmark
         {
             Console.WriteLine(new JsonObject
             {
-                ["tool"] = "peftsharp", ["shape"] = shape, ["method"] = method, ["median_s"] = median,
+                ["tool"] = "peftsharp", ["shape"] = shape, ["method"] = method, ["precision"] = precision, ["median_s"] = median,
                 ["times_s"] = new JsonArray(times.Select(t => (JsonNode)t).ToArray()), ["peak_rss_gib"] = PeakMemory.PeakGiB(), ["trainable"] = count,
             }.ToJsonString());
             return 0;
         }
-        Console.WriteLine($"| gpt2 {shape} | {method}{(lowMemory ? ", low memory" : "")}{(checkpointing ? ", checkpointing" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
+        Console.WriteLine($"| gpt2 {shape} | {method}{(precision == "fp32" ? "" : ", " + precision)}{(lowMemory ? ", low memory" : "")}{(checkpointing ? ", checkpointing" : "")} | {count:N0} | {median:F2} | {4 * 256 / median:F0} | {PeakMemory.PeakGiB():F2} |");
         return 0;
     }
 }

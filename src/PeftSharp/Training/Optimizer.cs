@@ -34,10 +34,51 @@ public abstract class Optimizer : IDisposable
             foreach (var (name, p) in g.Parameters)
                 if (p.grad is { } grad)
                 {
-                    Update(g, name, p, grad, StateOf(name, p));
+                    if (_masters.TryGetValue(name, out var master))
+                    {
+                        // Mixed precision: the update happens on the float32 master, the working copy gets it rounded.
+                        using var scope = NewDisposeScope();
+                        Update(g, name, master, grad.dtype == master.dtype ? grad : grad.to(master.dtype), StateOf(name, master));
+                        p.copy_(master);
+                    }
+                    else
+                    {
+                        Update(g, name, p, grad, StateOf(name, p));
+                    }
                     Started.Add(name);
                 }
     }
+
+    /// <summary>Float32 master copies by parameter name, for parameters held in lower precision (<see cref="Precision"/>).</summary>
+    private readonly Dictionary<string, Tensor> _masters = new(StringComparer.Ordinal);
+    private readonly Dictionary<Tensor, Tensor> _masterOf = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// Keeps a float32 master of each named parameter (its value given here, before the parameter was rounded to its
+    /// lower-precision dtype): <see cref="Step"/> updates the master with the gradient converted to float32 and copies
+    /// the result, rounded, into the parameter; the moments are float32 too. Checkpoints carry the masters
+    /// (<see cref="StateTensors"/>), so a resume continues from the exact float32 values.
+    /// </summary>
+    public void UseMasterWeights(IReadOnlyDictionary<string, Tensor> float32Values)
+    {
+        ArgumentNullException.ThrowIfNull(float32Values);
+        foreach (var g in Groups)
+            foreach (var (name, p) in g.Parameters)
+            {
+                if (!float32Values.TryGetValue(name, out var value)) throw new ArgumentException($"no float32 value for parameter {name}", nameof(float32Values));
+                if (!value.shape.SequenceEqual(p.shape)) throw new ArgumentException($"{name}: float32 value [{string.Join(", ", value.shape)}] for a parameter [{string.Join(", ", p.shape)}]", nameof(float32Values));
+                using var _ = no_grad();
+                var master = value.detach().to(ScalarType.Float32, p.device, copy: true).DetachFromDisposeScope();
+                _masters[name] = master;
+                _masterOf[p] = master;
+            }
+    }
+
+    /// <summary>Whether parameters are updated through float32 masters.</summary>
+    public bool HasMasterWeights => _masters.Count > 0;
+
+    /// <summary>The float32 master of a parameter the optimizer updates (the same object as in its groups), or null.</summary>
+    public Tensor? MasterOf(Tensor parameter) => _masterOf.GetValueOrDefault(parameter);
 
     protected abstract void Update(ParamGroup group, string name, Tensor p, Tensor grad, Dictionary<string, Tensor> state);
     protected abstract IReadOnlyList<string> StateNames { get; }
@@ -52,25 +93,29 @@ public abstract class Optimizer : IDisposable
         return s;
     }
 
-    /// <summary>State tensors under "kind/parameter name".</summary>
+    /// <summary>State tensors under "kind/parameter name", and the float32 masters under "master/parameter name".</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> StateTensors() =>
-        State.SelectMany(kv => kv.Value.Select(s => new KeyValuePair<string, Tensor>($"{s.Key}/{kv.Key}", s.Value)));
+        State.SelectMany(kv => kv.Value.Select(s => new KeyValuePair<string, Tensor>($"{s.Key}/{kv.Key}", s.Value)))
+            .Concat(_masters.Select(kv => new KeyValuePair<string, Tensor>($"{MasterKey}/{kv.Key}", kv.Value)));
+
+    private const string MasterKey = "master";
 
     /// <summary>Restores state saved by <see cref="StateTensors"/>; every parameter's state must be present with its shape.</summary>
     public void LoadState(ITensorSource source, long steps)
     {
+        LoadMasters(source);
         foreach (var g in Groups)
             foreach (var (name, p) in g.Parameters)
             {
                 bool any = StateNames.Any(k => source.Contains($"{k}/{name}"));
                 if (!any) continue; // never updated before the checkpoint (no gradient yet)
-                var s = StateOf(name, p);
+                var s = StateOf(name, _masters.GetValueOrDefault(name) ?? p);
                 foreach (var k in StateNames)
                 {
                     var key = $"{k}/{name}";
                     var entry = source.GetEntry(key);
                     if (!entry.Shape.SequenceEqual(p.shape)) throw new PeftException($"optimizer state {key} has shape [{string.Join(", ", entry.Shape)}], parameter has [{string.Join(", ", p.shape)}]");
-                    using var loaded = source.Load(key, p.device, p.dtype);
+                    using var loaded = source.Load(key, p.device, s[k].dtype);
                     using (no_grad()) s[k].copy_(loaded);
                 }
                 Started.Add(name);
@@ -78,10 +123,36 @@ public abstract class Optimizer : IDisposable
         Steps = steps;
     }
 
+    /// <summary>
+    /// Puts back the float32 masters saved with the state (every one must be there), and the parameters' working copies
+    /// from them; nothing without master weights.
+    /// </summary>
+    public void LoadMasters(ITensorSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        foreach (var g in Groups)
+            foreach (var (name, p) in g.Parameters)
+            {
+                if (!_masters.TryGetValue(name, out var master)) continue;
+                var key = $"{MasterKey}/{name}";
+                var entry = source.GetEntry(key);
+                if (!entry.Shape.SequenceEqual(master.shape)) throw new PeftException($"optimizer state {key} has shape [{string.Join(", ", entry.Shape)}], parameter has [{string.Join(", ", p.shape)}]");
+                using var loaded = source.Load(key, master.device, ScalarType.Float32);
+                using (no_grad())
+                {
+                    master.copy_(loaded);
+                    p.copy_(master);
+                }
+            }
+    }
+
     public void Dispose()
     {
         foreach (var s in State.Values) foreach (var t in s.Values) t.Dispose();
         State.Clear();
+        foreach (var m in _masters.Values) m.Dispose();
+        _masters.Clear();
+        _masterOf.Clear();
         GC.SuppressFinalize(this);
     }
 }

@@ -197,6 +197,11 @@ public sealed record TrainingOptions
         Choices = ["float32", "bfloat16", "float16"], MayChangeOnResume = true)]
     public string ComputeDtype { get; init; } = "float32";
 
+    [Option("Training precision: bf16 holds and computes the model in bfloat16 with float32 master weights in the optimizer " +
+        "(adapters are saved in float32); auto picks bf16 where the CPU has native bfloat16 (avx512_bf16, AMX), else fp32; fp16 is not available yet",
+        Choices = ["auto", "fp32", "bf16", "fp16"])]
+    public string Precision { get; init; } = "fp32";
+
     [Option("Device: cpu, cuda or cuda:N (cuda needs a CUDA TorchSharp package)", MayChangeOnResume = true)]
     public string Device { get; init; } = "cpu";
 

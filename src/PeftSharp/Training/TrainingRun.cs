@@ -7,6 +7,7 @@ using PeftSharp.Options;
 using PeftSharp.Tokenization;
 using PeftSharp.Training.Analysis;
 using PeftSharp.Tuners;
+using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
@@ -107,7 +108,16 @@ internal sealed class TrainingRun : IDisposable
             peft?.Training?.Begin(total); // a method that schedules over the run (AdaLoRA's budget) learns its length
             int warmup = o.WarmupSteps > 0 ? o.WarmupSteps : (int)Math.Ceiling(o.WarmupRatio * total);
             var trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+            var (dtype, reason) = Training.Precision.Resolve(o.Precision, device);
+            if (o.Precision != "fp32") log(reason);
+            var masters = dtype == ScalarType.Float32 ? null : ToLowPrecision(o, model, peft, fourBit, dtype, ref trainable);
             var optimizer = CreateOptimizer(o, model, peft, trainable);
+            if (masters != null)
+            {
+                optimizer.UseMasterWeights(masters);
+                foreach (var m in masters.Values) m.Dispose();
+                if (peft != null) peft.SavedValueOf = optimizer.MasterOf;
+            }
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
                 new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer) { ChosenTargets = plan, ChosenLayerGroups = groups };
         }
@@ -116,6 +126,28 @@ internal sealed class TrainingRun : IDisposable
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Mixed precision (<see cref="Training.Precision"/>): takes float32 copies of the trainable tensors (the optimizer's
+    /// masters), then converts the whole model to the low-precision dtype and returns the trainable tensors anew (the
+    /// conversion replaces parameter objects). Refused where a method edits its parameters outside the optimizer, which
+    /// the masters would undo, and on a 4-bit base, whose precision is its compute dtype.
+    /// </summary>
+    private static Dictionary<string, Tensor> ToLowPrecision(TrainingOptions o, PretrainedModel model, PeftModel? peft, int fourBit, ScalarType dtype,
+        ref List<(string Name, Parameter Parameter)> trainable)
+    {
+        if (fourBit > 0)
+            throw new PeftException($"precision {o.Precision}: the base is 4-bit; its matmuls' dtype is compute_dtype (--compute-dtype bfloat16), and the rest trains in float32: leave precision at fp32");
+        if (peft?.Training != null)
+            throw new PeftException($"precision {o.Precision}: method {o.Method} changes its parameters between optimizer steps (as AdaLoRA's rank allocation does), "
+                + "which float32 master weights would undo; train it with precision fp32");
+        var masters = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using (no_grad())
+            foreach (var (name, p) in trainable) masters[name] = p.detach().to(ScalarType.Float32, copy: true).DetachFromDisposeScope();
+        model.to(dtype);
+        trainable = peft?.TrainableNamedParameters().ToList() ?? model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        return masters;
     }
 
     /// <summary>Validation metrics of the model as it is now.</summary>

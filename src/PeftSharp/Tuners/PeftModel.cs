@@ -287,8 +287,22 @@ public sealed partial class PeftModel
         }
     }
 
+    /// <summary>
+    /// Where a trainable tensor is held in lower precision while its float32 master lives elsewhere (mixed-precision
+    /// training keeps it in the optimizer), the value to save for it: <see cref="AdapterStateDict"/>, and so every save,
+    /// writes the master, so the files are float32 as an fp32 run writes them. Null, or null for a tensor: the tensor itself.
+    /// </summary>
+    public Func<Tensor, Tensor?>? SavedValueOf { get; set; }
+
     /// <summary>The adapter's tensors under PEFT's saved names.</summary>
     public Dictionary<string, Tensor> AdapterStateDict(string adapter)
+    {
+        var state = HeldStateDict(adapter);
+        return SavedValueOf is not { } saved ? state
+            : state.ToDictionary(kv => kv.Key, kv => saved(kv.Value) ?? kv.Value, StringComparer.Ordinal);
+    }
+
+    private Dictionary<string, Tensor> HeldStateDict(string adapter)
     {
         var config = _configs[adapter];
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -393,12 +407,12 @@ public sealed partial class PeftModel
     }
 
     /// <summary>
-    /// Overwrites an existing adapter's tensors with a saved file's (resuming a checkpoint, picking the best one).
-    /// Every key and shape is checked before any value is copied.
+    /// Overwrites an existing adapter's tensors with a saved file's (resuming a checkpoint, picking the best one), and
+    /// their float32 masters where <see cref="SavedValueOf"/> has them. Every key and shape is checked before any value is copied.
     /// </summary>
     public void LoadAdapterWeights(ITensorSource file, string adapter)
     {
-        var expected = AdapterStateDict(adapter);
+        var expected = HeldStateDict(adapter);
         var problems = new List<string>();
         foreach (var (key, target) in expected)
         {
@@ -414,7 +428,10 @@ public sealed partial class PeftModel
             foreach (var (key, target) in expected)
             {
                 using var scope = NewDisposeScope();
-                target.copy_(file.Load(key, target.device, target.dtype));
+                var loaded = file.Load(key, target.device);
+                target.copy_(loaded);
+                // A float32 master (mixed precision) takes the file's value as it is; the held tensor, rounded.
+                SavedValueOf?.Invoke(target)?.copy_(loaded);
             }
     }
 

@@ -1,0 +1,111 @@
+using PeftSharp.IO.Safetensors;
+using PeftSharp.Tests.Support;
+using PeftSharp.Training;
+using PeftSharp.Tuners;
+using Parameter = TorchSharp.Modules.Parameter;
+using ParamGroup = PeftSharp.Training.ParamGroup;
+using static TorchSharp.torch;
+
+namespace PeftSharp.Tests.Training;
+
+/// <summary>
+/// Mixed-precision training (precision bf16): the choice and its reason, float32 master weights that keep updates
+/// bf16 would round away, a run that trains to about the fp32 run's loss and saves its adapter in float32, exact resume,
+/// and the refusals (fp16 without loss scaling, a 4-bit base, a method that edits its parameters between steps).
+/// </summary>
+[Collection(SerialRandomness.Name)]
+public sealed class MixedPrecisionTests : IDisposable
+{
+    private readonly TinyTrainingRun _run = new(48);
+
+    public void Dispose() => _run.Dispose();
+
+    private TrainingOptions Options(string name, string precision) =>
+        _run.Options(name) with { MaxSteps = 6, SaveEvery = 2, EvalEvery = 3, KeepLast = 5, Precision = precision, Dropout = 0 };
+
+    [Fact]
+    public void The_precision_is_resolved_with_its_reason()
+    {
+        Assert.Equal(ScalarType.Float32, Precision.Resolve("fp32", CPU).DType);
+        Assert.Equal(ScalarType.BFloat16, Precision.Resolve("bf16", CPU).DType);
+        var (auto, why) = Precision.Resolve("auto", CPU);
+        Assert.Equal(Precision.CpuHasNativeBf16 ? ScalarType.BFloat16 : ScalarType.Float32, auto);
+        Assert.Contains(Precision.CpuHasNativeBf16 ? "native bfloat16" : "no native bfloat16", why);
+        Assert.Contains("loss scaling", Assert.Throws<PeftException>(() => Precision.Resolve("fp16", CPU)).Message);
+        Assert.Throws<PeftException>(() => Precision.Resolve("half", CPU));
+    }
+
+    [Fact]
+    public void Master_weights_keep_updates_that_bfloat16_rounds_away()
+    {
+        using var scope = NewDisposeScope();
+        // 1 + 1e-4 is 1 in bf16 (spacing 2^-7 at 1): a bf16 parameter updated in place never moves.
+        var start = ones(4);
+        var plain = new Parameter(start.to(ScalarType.BFloat16), requires_grad: true);
+        var mixed = new Parameter(start.to(ScalarType.BFloat16), requires_grad: true);
+        using var sgdPlain = new Sgd([new ParamGroup("all", [("p", plain)], 1e-4, 0)], momentum: 0);
+        using var sgdMixed = new Sgd([new ParamGroup("all", [("p", mixed)], 1e-4, 0)], momentum: 0);
+        sgdMixed.UseMasterWeights(new Dictionary<string, Tensor> { ["p"] = start });
+        for (int i = 0; i < 100; i++)
+        {
+            plain.grad = full(4, -1.0f).to(ScalarType.BFloat16);
+            mixed.grad = full(4, -1.0f).to(ScalarType.BFloat16);
+            sgdPlain.Step();
+            sgdMixed.Step();
+        }
+        Assert.Equal(1f, plain.to(ScalarType.Float32)[0].item<float>());
+        var master = sgdMixed.MasterOf(mixed)!;
+        Assert.Equal(ScalarType.Float32, master.dtype);
+        Assert.InRange(master[0].item<float>(), 1.0099f, 1.0101f); // 100 steps of 1e-4
+        Assert.True(mixed.equal(master.to(ScalarType.BFloat16)).all().item<bool>(), "the working copy is the master rounded");
+        Assert.Contains(sgdMixed.StateTensors(), kv => kv.Key == "master/p");
+    }
+
+    [Fact]
+    public void A_bf16_run_trains_like_the_fp32_run_saves_float32_and_resumes_exactly()
+    {
+        var fp32 = TrainingSession.Run(Options("fp32", "fp32"));
+        var bf16 = TrainingSession.Run(Options("bf16", "bf16"));
+        Assert.Equal(6, bf16.Steps);
+        using (var file = SafetensorsFile.Open(Path.Combine(bf16.AdapterDir, PeftModel.WeightsFile)))
+            Assert.All(file.Keys, k => Assert.Equal(SafetensorsDType.F32, file.GetEntry(k).DType));
+        // The same data, initialisation and steps: the losses agree to bf16's rounding (8-bit mantissa, about 0.4% a value).
+        var a = fp32.StepLog.Select(s => s.Loss).ToList();
+        var b = bf16.StepLog.Select(s => s.Loss).ToList();
+        Assert.Equal(a.Count, b.Count);
+        Assert.NotEqual(a, b); // it did run in bf16
+        for (int i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 0.03 * Math.Abs(a[i]) + 1e-3, $"step {i + 1}: fp32 loss {a[i]}, bf16 {b[i]}");
+
+        var o = Options("interrupted", "bf16");
+        using var cancel = new CancellationTokenSource();
+        var stopped = TrainingSession.Run(o, new CancelAt(3, cancel), cancel.Token);
+        Assert.True(stopped.Interrupted);
+        using (var state = SafetensorsFile.Open(Path.Combine(stopped.Checkpoint!, Checkpoints.OptimizerFile)))
+            Assert.Contains(state.Keys, k => k.StartsWith("master/", StringComparison.Ordinal));
+        var resumed = TrainingSession.Run(o with { Resume = true });
+        Assert.Equal(6, resumed.Steps);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(bf16.AdapterDir, PeftModel.WeightsFile)), File.ReadAllBytes(Path.Combine(resumed.AdapterDir, PeftModel.WeightsFile)));
+        var refused = Assert.Throws<PeftException>(() => TrainingSession.Run(o with { Resume = true, MaxSteps = 8, Precision = "fp32" }));
+        Assert.Contains("precision", refused.Message);
+    }
+
+    [Fact]
+    public void A_method_that_edits_its_parameters_between_steps_is_refused_in_bf16()
+    {
+        var o = Options("adalora", "bf16") with
+        {
+            Method = PeftSharp.Tuners.AdaLora.AdaLoraOptions.Method,
+            MethodOptions = PeftSharp.Options.OptionValues.Empty.With(PeftSharp.Tuners.AdaLora.AdaLoraOptions.InitR.Key, 4)
+                .With(PeftSharp.Tuners.AdaLora.AdaLoraOptions.TargetR.Key, 2).With(PeftSharp.Tuners.AdaLora.AdaLoraOptions.Tinit.Key, 1)
+                .With(PeftSharp.Tuners.AdaLora.AdaLoraOptions.Tfinal.Key, 2),
+        };
+        var e = Assert.Throws<PeftException>(() => TrainingSession.Run(o));
+        Assert.Contains("fp32", e.Message);
+        Assert.False(Directory.Exists(o.Output));
+    }
+
+    private sealed class CancelAt(int step, CancellationTokenSource cancel) : ITrainerObserver
+    {
+        public void OnStep(StepRecord s) { if (s.Step == step) cancel.Cancel(); }
+    }
+}
