@@ -61,8 +61,10 @@ public static class SideBySideBenchmark
         string Spread(IEnumerable<double> values, string format)
         {
             var v = values.Order().ToList();
-            return v.Count == 0 ? "-" : v.Count == 1 ? v[0].ToString(format, CultureInfo.InvariantCulture)
-                : string.Create(CultureInfo.InvariantCulture, $"{v[v.Count / 2].ToString(format, CultureInfo.InvariantCulture)} ({v[0].ToString(format, CultureInfo.InvariantCulture)}-{v[^1].ToString(format, CultureInfo.InvariantCulture)})");
+            if (v.Count == 0) return "-";
+            double median = v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+            return v.Count == 1 ? v[0].ToString(format, CultureInfo.InvariantCulture)
+                : string.Create(CultureInfo.InvariantCulture, $"{median.ToString(format, CultureInfo.InvariantCulture)} ({v[0].ToString(format, CultureInfo.InvariantCulture)}-{v[^1].ToString(format, CultureInfo.InvariantCulture)})");
         }
         var errors = ours.Concat(theirs).Select(r => r.Error).OfType<string>().Distinct().ToList();
         var good = ours.Zip(theirs.Count > 0 ? theirs : ours.Select(_ => (Result?)null)!, (a, b) => (a, b)).ToList();

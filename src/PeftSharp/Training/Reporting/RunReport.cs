@@ -42,6 +42,7 @@ public static class RunReport
         [
             ["model", Code(o.Model)],
             .. QuantizationRow(o),
+            .. PrecisionRow(o),
             ["task", Escape(o.Task)],
             ["data", DataLine(o, summary.DataSplit)],
             ["method", Escape(MethodLine(o))],
@@ -168,6 +169,10 @@ public static class RunReport
     /// <summary>"nf4 with double quantization, compute float32" when the base was held in 4 bits.</summary>
     private static string[][] QuantizationRow(TrainingOptions o) =>
         Models.Quantization.QuantizationConfig.From(o.Quantize, o.DoubleQuant, o.ComputeDtype) is { } q ? [["base in 4 bits", Escape(q.ToString())]] : [];
+
+    /// <summary>The training precision and why (auto says what it found), when it is not plain fp32.</summary>
+    private static string[][] PrecisionRow(TrainingOptions o) =>
+        o.Precision == "fp32" ? [] : [["precision", Escape(Precision.Resolve(o.Precision, Devices.Parse(o.Device)).Reason)]];
 
     /// <summary>What layer_groups auto placed and why, from the run folder's layer-groups.json.</summary>
     private static string[][] AutoLayerGroupsRow(TrainingOptions o, string runDir)
