@@ -19,6 +19,7 @@ public static class Program
         ["qlora"] = QloraBenchmark.Run,
         ["dequant"] = DequantBenchmark.Run,
         ["sidebyside"] = SideBySideBenchmark.Run,
+        ["profile"] = ProfileBenchmark.Run,
     };
 
     public static int Main(string[] args)
