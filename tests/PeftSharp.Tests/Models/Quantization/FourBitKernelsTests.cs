@@ -12,22 +12,6 @@ namespace PeftSharp.Tests.Models.Quantization;
 /// </summary>
 public class FourBitKernelsTests
 {
-    private static float[] Codes(string key)
-    {
-        using var file = Open("codes");
-        using var t = file.Load(key);
-        return Floats(t);
-    }
-
-    private static float[] Normal(int n, int seed, float scale)
-    {
-        var rng = new Random(seed);
-        var v = new float[n];
-        for (int i = 0; i < n; i++)
-            v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())) * scale;
-        return v;
-    }
-
     public static TheoryData<string, int, bool, bool> DequantCases()
     {
         var data = new TheoryData<string, int, bool, bool>();

@@ -41,4 +41,22 @@ internal static class Nf4Fixtures
     }
 
     public static SafetensorsFile Open(string name) => SafetensorsFile.Open(File(name));
+
+    /// <summary>A code table from the fixture's codes.safetensors (code_nf4, code_fp4, code_dynamic).</summary>
+    public static float[] Codes(string key)
+    {
+        using var file = Open("codes");
+        using var t = file.Load(key);
+        return Floats(t);
+    }
+
+    /// <summary>n normal values (Box-Muller from a seeded System.Random) times scale: test weights that need no libtorch RNG.</summary>
+    public static float[] Normal(int n, int seed, float scale)
+    {
+        var rng = new Random(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++)
+            v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())) * scale;
+        return v;
+    }
 }

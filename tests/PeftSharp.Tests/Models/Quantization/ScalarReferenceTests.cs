@@ -11,22 +11,6 @@ namespace PeftSharp.Tests.Models.Quantization;
 /// </summary>
 public class ScalarReferenceTests
 {
-    private static float[] Codes(string key)
-    {
-        using var file = Open("codes");
-        using var t = file.Load(key);
-        return Floats(t);
-    }
-
-    private static float[] Normal(int n, int seed, float scale)
-    {
-        var rng = new Random(seed);
-        var v = new float[n];
-        for (int i = 0; i < n; i++)
-            v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())) * scale;
-        return v;
-    }
-
     /// <summary>Block 0 holds 1.0 and every midpoint of the table exactly (and their negatives), so s = w: ties everywhere.</summary>
     private static float[] OnMidpoints(float[] table, int n)
     {
