@@ -117,8 +117,9 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         var bias = withBias ? Bias : null;
         var state = StateView();
-        var x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        if (FourBitKernels.CanMatVec(state, x32))
+        bool fewRows = x.dim() > 0 && x.shape[^1] > 0 && x.numel() / x.shape[^1] <= FourBitKernels.MaxMatVecRows;
+        var x32 = !fewRows || x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+        if (fewRows && FourBitKernels.CanMatVec(state, x32))
         {
             // A few rows (a generated token): the fused kernel reads the 4-bit bytes and makes no float copy of W. It sums
             // in float32 whatever the compute dtype (bf16 compute would round W and x first): as exact, and faster.
