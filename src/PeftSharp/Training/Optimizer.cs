@@ -26,10 +26,20 @@ public abstract class Optimizer : IDisposable
         foreach (var g in Groups) foreach (var (_, p) in g.Parameters) p.grad?.zero_();
     }
 
-    public void Step()
+    /// <summary>Float16 training's loss scaler (<see cref="LossScaler"/>), whose state the checkpoints carry; null otherwise.</summary>
+    public LossScaler? Scaler { get; set; }
+
+    /// <summary>
+    /// Updates every parameter that has a gradient. With <see cref="Scaler"/> the gradients hold the scaled loss's, and
+    /// are divided by the scale, in float32, on the way to the masters.
+    /// </summary>
+    /// <param name="gradientFactor">Multiplies the gradients on the way to float32 masters (gradient clipping done there,
+    /// for float16); 1 otherwise.</param>
+    public void Step(double gradientFactor = 1)
     {
         using var _ = no_grad();
         Steps++;
+        double unscale = gradientFactor / (Scaler?.Scale ?? 1);
         foreach (var g in Groups)
             foreach (var (name, p) in g.Parameters)
                 if (p.grad is { } grad)
@@ -38,7 +48,9 @@ public abstract class Optimizer : IDisposable
                     {
                         // Mixed precision: the update happens on the float32 master, the working copy gets it rounded.
                         using var scope = NewDisposeScope();
-                        Update(g, name, master, grad.dtype == master.dtype ? grad : grad.to(master.dtype), StateOf(name, master));
+                        var g32 = grad.dtype == master.dtype ? grad : grad.to(master.dtype);
+                        if (unscale != 1) g32 = g32.mul(unscale);
+                        Update(g, name, master, g32, StateOf(name, master));
                         p.copy_(master);
                     }
                     else
@@ -96,7 +108,13 @@ public abstract class Optimizer : IDisposable
     /// <summary>State tensors under "kind/parameter name", and the float32 masters under "master/parameter name".</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> StateTensors() =>
         State.SelectMany(kv => kv.Value.Select(s => new KeyValuePair<string, Tensor>($"{s.Key}/{kv.Key}", s.Value)))
-            .Concat(_masters.Select(kv => new KeyValuePair<string, Tensor>($"{MasterKey}/{kv.Key}", kv.Value)));
+            .Concat(_masters.Select(kv => new KeyValuePair<string, Tensor>($"{MasterKey}/{kv.Key}", kv.Value)))
+            .Concat(Scaler is { } s
+                ? [new($"{ScalerKey}/scale", tensor(s.Scale, ScalarType.Float64)), new($"{ScalerKey}/good_steps", tensor((long)s.GoodSteps)),
+                   new($"{ScalerKey}/skipped", tensor((long)s.Skipped))]
+                : Array.Empty<KeyValuePair<string, Tensor>>());
+
+    private const string ScalerKey = "scaler";
 
     private const string MasterKey = "master";
 
@@ -104,6 +122,14 @@ public abstract class Optimizer : IDisposable
     public void LoadState(ITensorSource source, long steps)
     {
         LoadMasters(source);
+        if (Scaler is { } scaler)
+        {
+            using var scale = source.Load($"{ScalerKey}/scale");
+            using var good = source.Load($"{ScalerKey}/good_steps");
+            using var skipped = source.Load($"{ScalerKey}/skipped");
+            if (scale.numel() != 1 || good.numel() != 1 || skipped.numel() != 1) throw new PeftException($"{source}: the loss scaler's state is not three scalars");
+            scaler.Restore(scale.to(ScalarType.Float64).item<double>(), (int)good.to(ScalarType.Int64).item<long>(), (int)skipped.to(ScalarType.Int64).item<long>());
+        }
         foreach (var g in Groups)
             foreach (var (name, p) in g.Parameters)
             {

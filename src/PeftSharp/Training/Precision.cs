@@ -5,7 +5,7 @@ namespace PeftSharp.Training;
 
 /// <summary>
 /// The training precision (<c>precision</c>, <c>--precision auto|fp32|bf16|fp16</c>). fp32: everything in float32.
-/// bf16: the model (frozen base and the trainable tensors' working copies) is held and computed in that dtype,
+/// bf16 (and fp16, with dynamic loss scaling, <see cref="LossScaler"/>): the model (frozen base and the trainable tensors' working copies) is held and computed in that dtype,
 /// while the optimizer keeps a float32 master copy of every trainable tensor, converts each gradient to float32,
 /// updates the master and rounds it back into the working copy (<see cref="Optimizer.UseMasterWeights"/>): small updates
 /// are not lost to bf16's 8-bit mantissa, and the adapter is saved from the masters, in float32, as an fp32 run writes
@@ -20,7 +20,6 @@ public static class Precision
 {
     public static readonly string[] Choices = ["auto", "fp32", "bf16", "fp16"];
 
-    // fp16 is declared (it is the GPU's other half-precision type) and refused with the reason until loss scaling exists.
 
     /// <summary>The dtype to train in and one line saying why, for the log.</summary>
     public static (ScalarType DType, string Reason) Resolve(string precision, Device device)
@@ -31,9 +30,8 @@ public static class Precision
         {
             "fp32" => (ScalarType.Float32, "precision fp32"),
             "bf16" => (ScalarType.BFloat16, "precision bf16: base and activations in bfloat16, float32 master weights" + (device.type == DeviceType.CPU && !CpuHasNativeBf16 ? " (this CPU has no native bf16: expect it slower than fp32)" : "")),
-            // float16's 5-bit exponent underflows small gradients: it needs dynamic loss scaling, which the trainer does not do yet.
-            "fp16" => throw new PeftException("precision fp16 is not available for training yet (float16 gradients underflow without loss scaling, "
-                + "which is not implemented); use bf16, which has float32's range"),
+            "fp16" => (ScalarType.Float16, "precision fp16: base and activations in float16, float32 master weights, dynamic loss scaling"
+                + (device.type == DeviceType.CPU ? " (on a CPU float16 is mostly emulated: bf16 is the faster half precision there)" : "")),
             "auto" when device.type != DeviceType.CPU => (ScalarType.Float32, $"precision auto: fp32 on {device.type} (give --precision bf16 if this GPU has bfloat16)"),
             "auto" when CpuHasNativeBf16 => (ScalarType.BFloat16, $"precision auto: bf16 (this CPU has native bfloat16: {string.Join(", ", NativeBf16Flags)}); float32 master weights"),
             "auto" => (ScalarType.Float32, "precision auto: fp32 (this CPU has no native bfloat16, avx512_bf16 or amx_bf16)"),

@@ -207,6 +207,8 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
     {
         var o = options;
         var method = run.Peft?.Training;
+        var scaler = run.Optimizer.Scaler; // float16: gradients of the loss times its scale (see LossScaler)
+        double lossScale = scaler?.Scale ?? 1;
         double loss = 0;
         long tokens = 0;
         for (int micro = 0; micro < o.GradientAccumulation; micro++)
@@ -214,28 +216,58 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             using var scope = NewDisposeScope();
             var batch = run.Loader.Next();
             var tensors = batch.ToTensors(run.Device);
-            loss += TrainingStep.ForwardBackward(run.Model, run.Kind, tensors, 1.0 / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
+            loss += TrainingStep.ForwardBackward(run.Model, run.Kind, tensors, lossScale / o.GradientAccumulation, checkpointLayers: o.GradientCheckpointing) / o.GradientAccumulation;
             if (method?.ExtraLoss() is { } extra)
             {
-                extra.mul(1.0 / o.GradientAccumulation).backward();
+                extra.mul(lossScale / o.GradientAccumulation).backward();
                 loss += extra.item<float>() / o.GradientAccumulation;
             }
             tokens += batch.TokenCount;
         }
         using (NewDisposeScope())
         {
-            double? gradNorm = o.MaxGradNorm > 0 ? nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm) : null;
+            double? gradNorm;
+            double clip = 1;
+            if (scaler != null)
+            {
+                // float16: the norm of the unscaled gradient in float32 (float16 would overflow squaring scaled values);
+                // clipping then happens in the optimizer's float32 unscaling, with torch's coefficient.
+                double norm = UnscaledNorm(parameters, lossScale);
+                if (double.IsFinite(loss) && !double.IsFinite(norm))
+                {
+                    // The scaled gradients overflowed float16: skip this update, halve the scale; the step still counts.
+                    scaler.Overflowed();
+                    _observer.OnMessage($"step {step + 1}: float16 gradients overflowed at loss scale {lossScale:G}; update skipped, scale now {scaler.Scale:G}");
+                    run.Optimizer.ZeroGrad();
+                    return (loss, tokens, null, true);
+                }
+                gradNorm = o.MaxGradNorm > 0 ? norm : null;
+                if (o.MaxGradNorm > 0) clip = Math.Min(1, o.MaxGradNorm / (norm + 1e-6));
+            }
+            else
+            {
+                gradNorm = o.MaxGradNorm > 0 ? nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm) : null;
+            }
             bool finite = double.IsFinite(loss) && (gradNorm is not { } g || double.IsFinite(g));
             if (finite)
             {
                 double factor = run.Schedule.Factor(step);
                 foreach (var group in run.Optimizer.Groups) group.LearningRate = group.BaseLearningRate * factor;
-                run.Optimizer.Step();
+                run.Optimizer.Step(clip);
+                scaler?.Stepped();
                 method?.AfterOptimizerStep(step); // once per optimizer step, with the accumulated gradients
             }
             run.Optimizer.ZeroGrad();
             return (loss, tokens, gradNorm, finite);
         }
+    }
+
+    /// <summary>‖g‖₂ / scale over all gradients, summed in float64 from float32 squares; infinite if any overflowed.</summary>
+    private static double UnscaledNorm(List<TorchSharp.Modules.Parameter> parameters, double scale)
+    {
+        using var scope = NewDisposeScope();
+        double sum = parameters.Where(p => p.grad is not null).Sum(p => p.grad!.to(ScalarType.Float32).square().sum().to(ScalarType.Float64).item<double>());
+        return Math.Sqrt(sum) / scale;
     }
 
     /// <summary>Evaluates, tracks the best metric, and says whether early stopping's patience ran out.</summary>

@@ -198,7 +198,7 @@ public sealed record TrainingOptions
     public string ComputeDtype { get; init; } = "float32";
 
     [Option("Training precision: bf16 holds and computes the model in bfloat16 with float32 master weights in the optimizer " +
-        "(adapters are saved in float32); auto picks bf16 where the CPU has native bfloat16 (avx512_bf16, AMX), else fp32; fp16 is not available yet",
+        "(adapters are saved in float32); auto picks bf16 where the CPU has native bfloat16 (avx512_bf16, AMX), else fp32; fp16 adds dynamic loss scaling (for GPUs: CPUs emulate float16)",
         Choices = ["auto", "fp32", "bf16", "fp16"])]
     public string Precision { get; init; } = "fp32";
 

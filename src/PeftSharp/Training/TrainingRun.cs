@@ -116,6 +116,7 @@ internal sealed class TrainingRun : IDisposable
             {
                 optimizer.UseMasterWeights(masters);
                 foreach (var m in masters.Values) m.Dispose();
+                if (dtype == ScalarType.Float16) optimizer.Scaler = new LossScaler();
                 if (peft != null) peft.SavedValueOf = optimizer.MasterOf;
             }
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,

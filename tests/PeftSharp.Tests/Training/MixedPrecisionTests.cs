@@ -12,7 +12,8 @@ namespace PeftSharp.Tests.Training;
 /// <summary>
 /// Mixed-precision training (precision bf16): the choice and its reason, float32 master weights that keep updates
 /// bf16 would round away, a run that trains to about the fp32 run's loss and saves its adapter in float32, exact resume,
-/// and the refusals (fp16 without loss scaling, a 4-bit base, a method that edits its parameters between steps).
+/// fp16's dynamic loss scaling (a skipped overflowing step, a halved scale, its state in the checkpoints), and the
+/// refusals (a 4-bit base, a method that edits its parameters between steps).
 /// </summary>
 [Collection(SerialRandomness.Name)]
 public sealed class MixedPrecisionTests : IDisposable
@@ -32,7 +33,8 @@ public sealed class MixedPrecisionTests : IDisposable
         var (auto, why) = Precision.Resolve("auto", CPU);
         Assert.Equal(Precision.CpuHasNativeBf16 ? ScalarType.BFloat16 : ScalarType.Float32, auto);
         Assert.Contains(Precision.CpuHasNativeBf16 ? "native bfloat16" : "no native bfloat16", why);
-        Assert.Contains("loss scaling", Assert.Throws<PeftException>(() => Precision.Resolve("fp16", CPU)).Message);
+        Assert.Equal(ScalarType.Float16, Precision.Resolve("fp16", CPU).DType);
+        Assert.Contains("loss scaling", Precision.Resolve("fp16", CPU).Reason);
         Assert.Throws<PeftException>(() => Precision.Resolve("half", CPU));
     }
 
@@ -63,13 +65,37 @@ public sealed class MixedPrecisionTests : IDisposable
     }
 
     [Fact]
-    public void A_bf16_run_trains_like_the_fp32_run_saves_float32_and_resumes_exactly()
+    public void The_loss_scale_halves_on_overflow_and_doubles_after_a_run_of_good_steps()
+    {
+        var scaler = new LossScaler();
+        Assert.Equal(65536, scaler.Scale);
+        scaler.Overflowed();
+        scaler.Overflowed();
+        Assert.Equal(16384, scaler.Scale);
+        Assert.Equal(2, scaler.Skipped);
+        for (int i = 0; i < LossScaler.GrowthInterval - 1; i++) scaler.Stepped();
+        Assert.Equal(16384, scaler.Scale);
+        scaler.Stepped();
+        Assert.Equal(32768, scaler.Scale);
+        Assert.Equal(0, scaler.GoodSteps);
+        Assert.Throws<PeftException>(() => scaler.Restore(double.NaN, 0, 0));
+    }
+
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("fp16")]
+    public void A_half_precision_run_trains_like_the_fp32_run_saves_float32_and_resumes_exactly(string precision)
     {
         var fp32 = TrainingSession.Run(Options("fp32", "fp32"));
-        var bf16 = TrainingSession.Run(Options("bf16", "bf16"));
+        var bf16 = TrainingSession.Run(Options(precision, precision));
         Assert.Equal(6, bf16.Steps);
         using (var file = SafetensorsFile.Open(Path.Combine(bf16.AdapterDir, PeftModel.WeightsFile)))
+        {
             Assert.All(file.Keys, k => Assert.Equal(SafetensorsDType.F32, file.GetEntry(k).DType));
+            // Updates were made (LoRA's B starts at zero; float16 steps skipped for overflow would leave it there).
+            var bNorm = file.Keys.Where(k => k.Contains("lora_B", StringComparison.Ordinal)).Sum(k => { using var t = file.Load(k); return t.norm().item<float>(); });
+            Assert.True(bNorm > 0, $"{precision}: no update reached the adapter");
+        }
         // The same data, initialisation and steps: the losses agree to bf16's rounding (8-bit mantissa, about 0.4% a value).
         var a = fp32.StepLog.Select(s => s.Loss).ToList();
         var b = bf16.StepLog.Select(s => s.Loss).ToList();
@@ -77,7 +103,7 @@ public sealed class MixedPrecisionTests : IDisposable
         Assert.NotEqual(a, b); // it did run in bf16
         for (int i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 0.03 * Math.Abs(a[i]) + 1e-3, $"step {i + 1}: fp32 loss {a[i]}, bf16 {b[i]}");
 
-        var o = Options("interrupted", "bf16");
+        var o = Options("interrupted", precision);
         using var cancel = new CancellationTokenSource();
         var stopped = TrainingSession.Run(o, new CancelAt(3, cancel), cancel.Token);
         Assert.True(stopped.Interrupted);
@@ -86,6 +112,9 @@ public sealed class MixedPrecisionTests : IDisposable
         var resumed = TrainingSession.Run(o with { Resume = true });
         Assert.Equal(6, resumed.Steps);
         Assert.Equal(File.ReadAllBytes(Path.Combine(bf16.AdapterDir, PeftModel.WeightsFile)), File.ReadAllBytes(Path.Combine(resumed.AdapterDir, PeftModel.WeightsFile)));
+        if (precision == "fp16")
+            using (var state = SafetensorsFile.Open(Path.Combine(stopped.Checkpoint!, Checkpoints.OptimizerFile)))
+                Assert.Contains("scaler/scale", state.Keys);
         var refused = Assert.Throws<PeftException>(() => TrainingSession.Run(o with { Resume = true, MaxSteps = 8, Precision = "fp32" }));
         Assert.Contains("precision", refused.Message);
     }
@@ -164,6 +193,31 @@ public sealed class MixedPrecisionTests : IDisposable
         var e = Assert.Throws<PeftException>(() => TrainingSession.Run(o));
         Assert.Contains("fp32", e.Message);
         Assert.False(Directory.Exists(o.Output));
+    }
+
+    [Fact]
+    public void An_fp16_step_whose_gradients_overflow_is_skipped_and_the_scale_halved()
+    {
+        // alpha 2^14 with rank 8 multiplies LoRA's path by 2048: its gradients times the loss scale 2^16 pass
+        // float16's largest value (65504) until the scale has come down.
+        var messages = new Messages();
+        var run = TrainingSession.Run(Options("overflow", "fp16") with { Alpha = 16384, Rank = 8 }, messages);
+        var skipped = messages.Lines.Where(m => m.Contains("overflowed", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(skipped);
+        Assert.Contains("scale now 32768", skipped[0]);
+        using var state = SafetensorsFile.Open(Path.Combine(new Checkpoints(run.OutputDir, 5).List()[^1].Dir, Checkpoints.OptimizerFile));
+        using var scale = state.Load("scaler/scale");
+        using var count = state.Load("scaler/skipped");
+        Assert.Equal(skipped.Count, (int)count.to(ScalarType.Float64).item<double>());
+        Assert.Equal(65536 / Math.Pow(2, skipped.Count), scale.to(ScalarType.Float64).item<double>());
+        Assert.True(skipped.Count < 6, "every step overflowed: nothing was learnt");
+        Assert.All(run.StepLog, s => Assert.True(double.IsFinite(s.Loss)));
+    }
+
+    private sealed class Messages : ITrainerObserver
+    {
+        public List<string> Lines { get; } = [];
+        public void OnMessage(string message) => Lines.Add(message);
     }
 
     private sealed class CancelAt(int step, CancellationTokenSource cancel) : ITrainerObserver
