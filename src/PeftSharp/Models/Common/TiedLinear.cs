@@ -16,5 +16,6 @@ public sealed class TiedLinear : nn.Module<Tensor, Tensor>
 
     public Tensor Weight => _embedding.weight!;
 
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, _embedding.weight!);
+    /// <summary>x Eᵀ; a generated token's few rows go through <see cref="MatVecKernel"/>, the head being generation's largest read.</summary>
+    public override Tensor forward(Tensor x) => MatVecKernel.Linear(x, _embedding.weight!);
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using PeftSharp.Models.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -96,7 +97,7 @@ public static unsafe class FourBitKernels
         int blockSize = state.BlockSize;
         var code = FourBitCodes.TableRef(state.QuantType);
         var pairs = PairTable(state.QuantType);
-        ForRanges(blocks, Math.Max(1, (1 << 16) / blockSize), (first, last) =>
+        CpuRanges.For(blocks, Math.Max(1, (1 << 16) / blockSize), (first, last) =>
         {
             fixed (float* c = code)
             fixed (float* p = pairs)
@@ -143,7 +144,7 @@ public static unsafe class FourBitKernels
         float* b = bias32 is null ? null : Pointer<float>(bias32);
         int blockSize = state.BlockSize;
         var code = FourBitCodes.TableRef(state.QuantType);
-        ForRanges(outFeatures, 16, (first, last) =>
+        CpuRanges.For(outFeatures, 16, (first, last) =>
         {
             fixed (float* c = code) MatVecRowsAvx512(q, s, c, xs, y, b, rows, inFeatures, outFeatures, blockSize, first, last);
         });
@@ -156,20 +157,6 @@ public static unsafe class FourBitKernels
         var pairs = new float[512];
         for (int v = 0; v < 256; v++) (pairs[2 * v], pairs[2 * v + 1]) = (code[v >> 4], code[v & 15]);
         return pairs;
-    }
-
-    /// <summary>Runs body over [0, count) in contiguous ranges of at least minChunk, one or a few per core.</summary>
-    private static void ForRanges(long count, long minChunk, Action<long, long> body)
-    {
-        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, get_num_threads()));
-        long chunks = Math.Clamp(count / Math.Max(1, minChunk), 1, workers * 4L);
-        if (chunks == 1) { body(0, count); return; }
-        long per = (count + chunks - 1) / chunks;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
-        {
-            long first = i * per, last = Math.Min(count, first + per);
-            if (first < last) body(first, last);
-        });
     }
 
     /// <summary>The start of a contiguous CPU tensor's storage (its Span is over native memory, not a copy).</summary>
