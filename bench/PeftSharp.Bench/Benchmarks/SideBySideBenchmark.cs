@@ -14,29 +14,40 @@ namespace PeftSharp.Bench.Benchmarks;
 /// support and the date, because these numbers hold for this machine only. Where the reference stack is not built it
 /// runs ours alone and says so.
 /// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- sidebyside [STEPS] [--rounds N] [--rows 4x256:lora-c_attn,...] [--precision fp32|bf16|both]</code>
+/// With <c>--generate</c> the rows are greedy generation instead (SHAPE:BATCH, default 12x768 and 4x256 at batch 1 and 8,
+/// <c>--new</c> tokens, 128 by default): ours through <c>generate one</c> (<see cref="GenerationBenchmark"/>), Python's
+/// through <c>bench/python/bench_generate.py</c> (transformers' <c>generate</c> with its KV cache), the same protocol.
 /// </summary>
 public static class SideBySideBenchmark
 {
     private static readonly string[] AllRows =
         ["4x256:lora-c_attn", "4x256:lora-all-linear", "4x256:full", "12x768:lora-c_attn", "12x768:lora-all-linear", "12x768:full"];
 
+    private static readonly string[] GenerationRows = ["12x768:1", "12x768:8", "4x256:1", "4x256:8"];
+
     public static int Run(string[] args)
     {
+        bool generate = args.Contains("--generate");
+        int newTokens = Value(args, "--new") is { } nt ? int.Parse(nt, CultureInfo.InvariantCulture) : 128;
         int steps = args.Length > 0 && int.TryParse(args[0], out var s) ? s : 5;
         int rounds = Value(args, "--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 3;
-        var rows = Value(args, "--rows")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? AllRows;
+        var rows = Value(args, "--rows")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? (generate ? GenerationRows : AllRows);
         var precisions = (Value(args, "--precision") ?? "fp32") switch
         {
             "both" => new[] { "fp32", "bf16" },
             var p => [p],
         };
         var python = Refstack.Find();
-        Console.WriteLine($"{Machine.Describe()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} threads each; {steps} timed steps after 2 warm-up, {rounds} rounds A B A B, each run a fresh process");
+        Console.WriteLine($"{Machine.Describe()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} threads each; "
+            + (generate ? $"greedy, 32-token prompt, {newTokens} new tokens, 3 timed calls after 1 warm-up" : $"{steps} timed steps after 2 warm-up")
+            + $", {rounds} rounds A B A B, each run a fresh process");
         Console.WriteLine(python is null
             ? $"Python PEFT: not measured ({Refstack.Missing}); PeftSharp alone"
             : $"Python PEFT through {python} (REFSTACK_ISA=native, REFSTACK_DETERMINISTIC=0)");
         Console.WriteLine();
-        Console.WriteLine("| shape | method | precision | PeftSharp s/step | Python s/step | Python / PeftSharp time | PeftSharp / Python peak RSS |");
+        Console.WriteLine(generate
+            ? "| shape | batch | precision | PeftSharp s/call | Python s/call | PeftSharp / Python tokens/s | PeftSharp / Python peak RSS |"
+            : "| shape | method | precision | PeftSharp s/step | Python s/step | Python / PeftSharp time | PeftSharp / Python peak RSS |");
         Console.WriteLine("|---|---|---|---:|---:|---:|---:|");
         foreach (var precision in precisions)
             foreach (var row in rows)
@@ -46,8 +57,8 @@ public static class SideBySideBenchmark
                 var theirs = new List<Result>();
                 for (int round = 0; round < rounds; round++)
                 {
-                    ours.Add(Ours(shape, method, precision, steps));
-                    if (python != null) theirs.Add(Python(python, shape, method, precision, steps));
+                    ours.Add(generate ? OursGenerating(shape, method, precision, newTokens) : Ours(shape, method, precision, steps));
+                    if (python != null) theirs.Add(generate ? PythonGenerating(python, shape, method, precision, newTokens) : Python(python, shape, method, precision, steps));
                 }
                 Console.WriteLine(Line(shape, method, precision, ours, theirs));
             }
@@ -87,15 +98,33 @@ public static class SideBySideBenchmark
         return Parse(psi, "PeftSharp");
     }
 
-    private static Result Python(string pySh, string shape, string method, string precision, int steps)
+    private static Result OursGenerating(string shape, string batch, string precision, int newTokens)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "python", "bench_train.py");
-        var psi = new ProcessStartInfo("bash", [pySh, script, "--shape", shape, "--method", method, "--precision", precision,
-            "--steps", steps.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(Environment.ProcessPath!, [typeof(SideBySideBenchmark).Assembly.Location, "generate", "one",
+            shape, batch, newTokens.ToString(CultureInfo.InvariantCulture), "--json", "--precision", precision])
+        { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (psi.FileName.EndsWith("PeftSharp.Bench", StringComparison.Ordinal)) psi.ArgumentList.RemoveAt(0);
+        return Parse(psi, "PeftSharp");
+    }
+
+    private static Result PythonGenerating(string pySh, string shape, string batch, string precision, int newTokens) =>
+        Parse(PythonProcess(pySh, "bench_generate.py", ["--shape", shape, "--batch", batch, "--precision", precision, "--new", newTokens.ToString(CultureInfo.InvariantCulture)]), "Python");
+
+    /// <summary>A script of bench/python run through the reference stack with its native kernels, as many threads as ours.</summary>
+    private static ProcessStartInfo PythonProcess(string pySh, string script, string[] arguments)
+    {
+        var psi = new ProcessStartInfo("bash", [pySh, Path.Combine(AppContext.BaseDirectory, "python", script), .. arguments])
+        { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.Environment["REFSTACK_ISA"] = "native";
         psi.Environment["REFSTACK_DETERMINISTIC"] = "0";
         psi.Environment["REFSTACK_THREADS"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
-        return Parse(psi, "Python");
+        return psi;
+    }
+
+    private static Result Python(string pySh, string shape, string method, string precision, int steps)
+    {
+        return Parse(PythonProcess(pySh, "bench_train.py", ["--shape", shape, "--method", method, "--precision", precision,
+            "--steps", steps.ToString(CultureInfo.InvariantCulture)]), "Python");
     }
 
     private static Result Parse(ProcessStartInfo psi, string who)
