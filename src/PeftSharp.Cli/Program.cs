@@ -35,6 +35,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(MethodsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());

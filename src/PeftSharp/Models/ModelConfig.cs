@@ -28,6 +28,9 @@ public abstract class ModelConfig
     public int? EosTokenId { get; }
     protected virtual bool DefaultTieWordEmbeddings => true;
 
+    /// <summary>The longest input the position embeddings cover (n_positions, max_position_embeddings); null when unbounded (relative positions).</summary>
+    public virtual int? PositionLimit => null;
+
     protected int Positive(string key, int? value)
     {
         var v = value ?? throw new PeftException($"{Raw.Source}: required field \"{key}\" is missing");

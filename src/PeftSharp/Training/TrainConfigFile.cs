@@ -265,8 +265,12 @@ public static class TrainConfigFile
     {
         if (baseDirectory == null) return options;
         foreach (var field in TrainingSchema.All.Where(f => f.IsPath))
+        {
             if (TrainingSchema.Get(options, field) is string { Length: > 0 } path && !Path.IsPathRooted(path))
                 options = TrainingSchema.Set(options, field, Path.GetFullPath(Path.Combine(baseDirectory, path)));
+            else if (TrainingSchema.Get(options, field) is IReadOnlyList<string> paths)
+                options = TrainingSchema.Set(options, field, paths.Select(q => q.Length > 0 && !Path.IsPathRooted(q) ? Path.GetFullPath(Path.Combine(baseDirectory, q)) : q).ToList());
+        }
         return options;
     }
 

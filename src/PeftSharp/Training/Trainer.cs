@@ -52,6 +52,8 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         }
         _observer.OnStart(new TrainingPlan(run.Total, run.StepsPerEpoch, state.Step, run.Data.Train.Count, run.Data.Validation.Count,
             run.Report.Trainable, run.Report.All, run.Data.Labels?.ToString()));
+        run.Forgetting?.Begin(run.Options.Output, resumed != null, run.Peft, _observer.OnMessage);
+        run.Retention.Begin(run.Options.Output, resumed != null, run.Model, run.Collator, run.Device, _observer.OnMessage);
         var loop = new Loop(state, secondsBefore: state.TrainSeconds);
         IReadOnlyDictionary<string, double>? before = null;
         try
@@ -324,7 +326,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             Checkpoints.RestoreWeights(restoreFrom, run.Peft, run.Model);
             weightsStep = TrainerState.Read(Path.Combine(restoreFrom, Checkpoints.StateFile)).Step;
         }
-        if (run.Peft != null) SaveAdapterAtomically(run.Peft, adapterDir, TaskInfo.For(run.Options, run.Data));
+        if (run.Peft != null) SaveAdapterAtomically(run, adapterDir);
         // "after" always describes the weights written: the evaluation made at their step, or a fresh one (not when interrupted).
         var after = loop.Evaluations.FirstOrDefault(e => e.Step == weightsStep)?.Metrics ?? (interrupted ? null : run.Evaluate());
         if (!interrupted && !loop.Diverged)
@@ -332,8 +334,11 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
             Directory.CreateDirectory(o.Output);
             AtomicFile.WriteAllText(Path.Combine(o.Output, Checkpoints.StateFile), state.ToJson());
         }
+        var retained = interrupted ? [] : run.Retention.Compare(run.Model, run.Collator, run.Device);
+        if (retained.Count > 0) _observer.OnRetention(retained);
         return Summary() with
         {
+            Retention = retained, ForgettingMeasure = run.Forgetting?.Description,
             AdapterDir = run.Peft != null ? Path.GetFullPath(adapterDir) : "",
             AdapterStep = weightsStep, AdapterIsBest = state.BestStep == weightsStep,
             BestCheckpoint = bestDir,
@@ -348,9 +353,16 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         return File.Exists(path) && !TrainerState.Read(path).OffSchedule;
     }
 
-    private static void SaveAdapterAtomically(PeftModel peft, string dir, TaskInfo info)
+    private static void SaveAdapterAtomically(TrainingRun run, string dir)
     {
-        // Portable: for the original base model (checkpoints keep the as-trained form a resume needs).
-        AtomicFolder.Write(dir, temp => { peft.Save(temp, form: AdapterSaveForm.Portable); info.Write(temp); }, overwrite: true);
+        var info = TaskInfo.For(run.Options, run.Data);
+        // Portable: for the original base model (checkpoints keep the as-trained form a resume needs). The earlier rounds'
+        // sets and this run's validation set go with it, for the next round to check.
+        AtomicFolder.Write(dir, temp =>
+        {
+            run.Peft!.Save(temp, form: AdapterSaveForm.Portable);
+            info.Write(temp);
+            Forgetting.RetentionSets.Record(temp, run.Retention.All, run.Data.ValidationRecords);
+        }, overwrite: true);
     }
 }

@@ -10,8 +10,9 @@ namespace PeftSharp.Training;
 public sealed class TrainingData
 {
     private TrainingData(ITrainingTask task, IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample> validation, LabelMap? labels, DataIssueLog issues,
-        string splitDescription, InstructionFormat? format)
+        string splitDescription, InstructionFormat? format, IReadOnlyList<DataRecord> validationRecords)
     {
+        ValidationRecords = validationRecords;
         Format = format;
         SplitDescription = splitDescription;
         Task = task;
@@ -24,6 +25,8 @@ public sealed class TrainingData
     public ITrainingTask Task { get; }
     public IReadOnlyList<TokenizedExample> Train { get; }
     public IReadOnlyList<TokenizedExample> Validation { get; }
+    /// <summary>The validation records as read, which the adapter keeps as this round's set for later rounds (<see cref="Forgetting.RetentionSets"/>).</summary>
+    public IReadOnlyList<DataRecord> ValidationRecords { get; }
     public LabelMap? Labels { get; }
     public DataIssueLog Issues { get; }
     /// <summary>Instruction data: how its records became text (recorded in the adapter for generation).</summary>
@@ -90,6 +93,6 @@ public sealed class TrainingData
         var description = $"{how}: {NumberText.Count(trainKept)} train, {NumberText.Count(validationKept)} validation"
             + (split.Other.Count > 0 ? $", {NumberText.Count(split.Other.Count)} in other splits" : "");
         log?.Invoke($"data: {description}");
-        return new TrainingData(task, train, validation, labels, issues, description, format);
+        return new TrainingData(task, train, validation, labels, issues, description, format, split.Validation);
     }
 }

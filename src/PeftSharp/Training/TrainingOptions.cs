@@ -176,6 +176,24 @@ public sealed record TrainingOptions
     [Option("Checkpoints kept besides the best", Min = 0, MayChangeOnResume = true)]
     public int KeepLast { get; init; } = 2;
 
+    // --- forgetting and earlier rounds
+    [Option("Measure, at every evaluation, how far the model drifted from the original on general text, adapter disabled against enabled " +
+        "(language models: per-token cross-entropy; encoders and classifiers: embedding agreement)", Choices = ["eval", "off"])]
+    public string Forgetting { get; init; } = "eval";
+
+    [Option("forgetting: the general text, a data file with a text field (default: the bundled English sample, data/general-english)", IsPath = true)]
+    public string? ForgettingData { get; init; }
+
+    [Option("forgetting: how many texts of forgetting_data to use (the first N)", Min = 2)]
+    public int ForgettingSamples { get; init; } = 64;
+
+    [Option("forgetting: truncate each general text to this many tokens (and to the model's position limit)", Min = 2)]
+    public int ForgettingMaxLength { get; init; } = 128;
+
+    [Option("Validation sets of earlier rounds to check after training for what the model kept (metric before and after, right→wrong " +
+        "and wrong→right per example); the sets recorded in from_adapter are added by themselves", IsPath = true, NoEmptyItems = true)]
+    public IReadOnlyList<string>? RetainData { get; init; }
+
     // --- run
     [Option("Seed for data order, initialisation and dropout")]
     public long Seed { get; init; } = 42;

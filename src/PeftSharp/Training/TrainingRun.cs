@@ -6,6 +6,7 @@ using PeftSharp.Models.Quantization;
 using PeftSharp.Options;
 using PeftSharp.Tokenization;
 using PeftSharp.Training.Analysis;
+using PeftSharp.Training.Forgetting;
 using PeftSharp.Tuners;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -22,8 +23,11 @@ internal sealed class TrainingRun : IDisposable
 {
     private TrainingRun(TrainingOptions options, Device device, TrainingData data, PretrainedModel model, PeftModel? peft,
         DataLoader loader, DataLoader validation, int total, int stepsPerEpoch, LearningRateSchedule schedule,
-        List<(string Name, Parameter Parameter)> trainable, Optimizer optimizer)
+        List<(string Name, Parameter Parameter)> trainable, Optimizer optimizer, Collator collator, ForgettingProbe? forgetting, RetentionCheck retention)
     {
+        Collator = collator;
+        Forgetting = forgetting;
+        Retention = retention;
         Options = options;
         Device = device;
         Data = data;
@@ -58,6 +62,11 @@ internal sealed class TrainingRun : IDisposable
     public LearningRateSchedule Schedule { get; }
     public List<(string Name, Parameter Parameter)> Trainable { get; }
     public Optimizer Optimizer { get; }
+    public Collator Collator { get; }
+    /// <summary>Drift from the original on general text, added to every evaluation; null when off or not defined for the task.</summary>
+    public ForgettingProbe? Forgetting { get; }
+    /// <summary>Earlier rounds' validation sets, compared between the start and the weights written.</summary>
+    public RetentionCheck Retention { get; }
     public Checkpoints Checkpoints { get; }
     /// <summary>The validation metric that picks the best weights and drives early stopping.</summary>
     public string Metric { get; }
@@ -119,8 +128,10 @@ internal sealed class TrainingRun : IDisposable
                 if (dtype == ScalarType.Float16) optimizer.Scaler = new LossScaler();
                 if (peft != null) peft.SavedValueOf = optimizer.MasterOf;
             }
+            var forgetting = ForgettingProbe.For(o, data.Task.Kind, model, tokenizer, log);
+            var retention = RetentionCheck.For(o, data, log);
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
-                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer) { ChosenTargets = plan, ChosenLayerGroups = groups };
+                new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer, collator, forgetting, retention) { ChosenTargets = plan, ChosenLayerGroups = groups };
         }
         catch
         {
@@ -151,9 +162,14 @@ internal sealed class TrainingRun : IDisposable
         return masters;
     }
 
-    /// <summary>Validation metrics of the model as it is now.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(CancellationToken cancellation = default) =>
-        Evaluator.Evaluate(Model, Kind, Validation.Epoch(0), Device, cancellation);
+    /// <summary>Validation metrics of the model as it is now, with its drift from the original on general text (<see cref="Forgetting"/>).</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(CancellationToken cancellation = default)
+    {
+        var metrics = Evaluator.Evaluate(Model, Kind, Validation.Epoch(0), Device, cancellation);
+        if (Forgetting != null)
+            foreach (var (k, v) in Forgetting.Measure()) metrics[k] = v;
+        return metrics;
+    }
 
     private static Optimizer CreateOptimizer(TrainingOptions o, PretrainedModel model, PeftModel? peft, List<(string Name, Parameter Parameter)> trainable)
     {
@@ -187,6 +203,7 @@ internal sealed class TrainingRun : IDisposable
 
     public void Dispose()
     {
+        Forgetting?.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
     }

@@ -132,6 +132,12 @@ public static class TrainingSession
 
         public void OnMessage(string message) => inner?.OnMessage(message);
 
+        public void OnRetention(IReadOnlyList<Forgetting.SetComparison> sets)
+        {
+            Log.Append(steps.Count > 0 ? steps[^1].Step : resumedStep, sets);
+            inner?.OnRetention(sets);
+        }
+
         public void Dispose()
         {
             _log?.Dispose();

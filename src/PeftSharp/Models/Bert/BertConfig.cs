@@ -42,6 +42,8 @@ public sealed class BertConfig : ModelConfig
     public double HiddenDropout { get; }
     public double AttentionDropout { get; }
     public int MaxPositions { get; }
+
+    public override int? PositionLimit => MaxPositions;
     public int TypeVocabSize { get; }
     public double LayerNormEps { get; }
     public double ClassifierDropout { get; }

@@ -25,6 +25,8 @@ public sealed class Gpt2Config : ModelConfig
 
     public int VocabSize { get; }
     public int MaxPositions { get; }
+
+    public override int? PositionLimit => MaxPositions;
     public int Hidden { get; }
     public int Layers { get; }
     public int Heads { get; }

@@ -48,6 +48,8 @@ public sealed class LlamaConfig : ModelConfig
     public int KvHeads { get; }
     public int HeadDim { get; }
     public int MaxPositions { get; }
+
+    public override int? PositionLimit => MaxPositions;
     public double RmsNormEps { get; }
     public string Activation { get; }
     public double AttentionDropout { get; }

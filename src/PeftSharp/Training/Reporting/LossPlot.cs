@@ -8,6 +8,7 @@ namespace PeftSharp.Training.Reporting;
 /// to read a trend from), evaluations as markers (validation loss, and the main validation metric on a second y axis),
 /// and the scores to beat as horizontal lines (before training, the frozen baseline), against optimizer steps.
 /// Perplexity is never the second axis: it is exp(loss), a mirror of the validation loss, not another view.
+/// The forgetting curve (general-text loss, or embedding agreement with the original) is drawn when it was measured.
 /// The one picture that tells whether a run learned, overfitted or diverged. Rendered with ScottPlot on SkiaSharp,
 /// headless, and written atomically so the report never links to half a PNG.
 /// </summary>
@@ -22,6 +23,7 @@ public static class LossPlot
     private static readonly Color TrainColor = Color.FromHex("#1f77b4");
     private static readonly Color ValidationColor = Color.FromHex("#d62728");
     private static readonly Color MetricColor = Color.FromHex("#2ca02c");
+    private static readonly Color ForgettingColor = Color.FromHex("#ff7f0e");
     private static readonly Color[] ReferenceColors = [Color.FromHex("#7f7f7f"), Color.FromHex("#9467bd"), Color.FromHex("#8c564b")];
 
     /// <summary>A sans-serif family the system has: ScottPlot's own choice falls on a serif font on Debian.</summary>
@@ -91,7 +93,7 @@ public static class LossPlot
             markers.LegendText = "validation loss";
         }
 
-        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k is not ("loss" or "perplexity"));
+        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k is not ("loss" or "perplexity") && !Forgetting.ForgettingProbe.MetricKeys.Contains(k));
         var metricPoints = metric is null or "loss" or "perplexity" ? []
             : evals.Where(e => e.Metrics.TryGetValue(metric, out var v) && double.IsFinite(v)).ToList();
         if (metricPoints.Count > 0)
@@ -102,6 +104,24 @@ public static class LossPlot
             markers.Axes.YAxis = plot.Axes.Right;
             plot.Axes.Right.Label.Text = $"validation {metric}";
             plot.Axes.Right.Label.ForeColor = MetricColor;
+        }
+
+        // The forgetting curve: general-text loss is in the loss's units (left axis); embedding agreement is a 0-1 score (right).
+        var general = evals.Where(e => e.Metrics.TryGetValue("general_loss", out var v) && double.IsFinite(v)).ToList();
+        if (general.Count > 0)
+        {
+            var markers = plot.Add.Markers(general.Select(e => (double)e.Step).ToArray(), general.Select(e => e.Metrics["general_loss"]).ToArray(),
+                MarkerShape.FilledDiamond, 9, ForgettingColor);
+            markers.LegendText = "general-text loss (forgetting)";
+        }
+        var agreement = evals.Where(e => e.Metrics.TryGetValue("embedding_cosine", out var v) && double.IsFinite(v)).ToList();
+        if (agreement.Count > 0)
+        {
+            var markers = plot.Add.Markers(agreement.Select(e => (double)e.Step).ToArray(), agreement.Select(e => e.Metrics["embedding_cosine"]).ToArray(),
+                MarkerShape.FilledDiamond, 9, ForgettingColor);
+            markers.LegendText = "embedding cosine with the original (forgetting)";
+            markers.Axes.YAxis = plot.Axes.Right;
+            if (metricPoints.Count == 0) plot.Axes.Right.Label.Text = "embedding cosine";
         }
 
         // The scores to beat, in the units of the axis the evaluations of that metric are on.

@@ -79,6 +79,43 @@ public sealed class MetricsLog : IDisposable
         Number(w, "elapsed_seconds", r.ElapsedSeconds);
     });
 
+    /// <summary>
+    /// The earlier rounds' sets compared at the end of the run (<c>{"type":"retention",...}</c>): per set its metrics before
+    /// and after and, for classification, the transitions.
+    /// </summary>
+    public void Append(int step, IReadOnlyList<Forgetting.SetComparison> sets) => WriteLine(w =>
+    {
+        w.WriteString("type", "retention");
+        w.WriteNumber("step", step);
+        w.WriteStartArray("sets");
+        foreach (var set in sets)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", set.Name);
+            w.WriteString("source", set.Source);
+            w.WriteNumber("examples", set.Examples);
+            foreach (var (key, metrics) in new[] { ("before", set.Before), ("after", set.After) })
+            {
+                w.WriteStartObject(key);
+                foreach (var (name, value) in metrics) Number(w, name, value);
+                w.WriteEndObject();
+            }
+            if (set.Transitions is { } t)
+            {
+                w.WriteStartObject("transitions");
+                w.WriteNumber("right_to_right", t.RightToRight);
+                w.WriteNumber("right_to_wrong", t.RightToWrong);
+                w.WriteNumber("wrong_to_right", t.WrongToRight);
+                w.WriteNumber("wrong_to_wrong", t.WrongToWrong);
+                Number(w, "forgetting_rate", t.ForgettingRate);
+                Number(w, "backward_transfer_rate", t.BackwardTransferRate);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
+
     /// <summary>Reads a log back; a torn last line (a killed run) is ignored, a bad line elsewhere is an error.</summary>
     public static (List<StepRecord> Steps, List<EvalRecord> Evaluations) Read(string path)
     {

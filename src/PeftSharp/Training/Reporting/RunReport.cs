@@ -93,13 +93,15 @@ public static class RunReport
         if (rows.Count > 0)
         {
             md.Append("## Validation\n\n");
-            var names = rows.SelectMany(r => r.Metrics.Keys).Distinct().OrderBy(k => k == "loss" ? 0 : 1).ToList();
+            var names = rows.SelectMany(r => r.Metrics.Keys).Where(k => !Forgetting.ForgettingProbe.MetricKeys.Contains(k)).Distinct().OrderBy(k => k == "loss" ? 0 : 1).ToList();
             var table = rows.Select(r => (IReadOnlyList<string>)[Escape(r.Name), .. names.Select(n => r.Metrics.TryGetValue(n, out var v) ? Metric(v) : "–")]).ToList();
             if (summary.Before != null && summary.After != null)
                 table.Insert(2, ["change", .. names.Select(n => summary.Before.TryGetValue(n, out var b) && summary.After.TryGetValue(n, out var a) ? Signed(a - b) : "–")]);
             Table(md, ["", .. names.Select(Escape)], table, numeric: true);
         }
 
+        ForgettingSection(md, summary, o);
+        RetentionSection(md, summary.Retention);
         Skipped(md, summary.Skipped);
         if (lossPlot != null) md.Append("## Loss\n\n").Append("![training and validation loss](").Append(lossPlot).Append(")\n");
         if (!summary.Interrupted && NextSteps.For(summary, o) is { Count: > 0 } next)
@@ -108,6 +110,66 @@ public static class RunReport
             foreach (var (what, command) in next) md.Append("- ").Append(what).Append(":\n\n  ```sh\n  ").Append(command).Append("\n  ```\n");
         }
         return md.ToString();
+    }
+
+    /// <summary>
+    /// How far the model drifted from the original on general text: the original's value (adapters disabled), before and
+    /// after this run, and the change. Language models: general-text loss and forgetting (after − original); encoders:
+    /// embedding agreement with the original.
+    /// </summary>
+    private static void ForgettingSection(StringBuilder md, TrainingSummary s, TrainingOptions o)
+    {
+        var keys = Forgetting.ForgettingProbe.MetricKeys;
+        var after = s.After?.Where(kv => keys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        if (after is not { Count: > 0 }) return;
+        var before = s.Before?.Where(kv => keys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) ?? [];
+        md.Append("## Forgetting\n\n");
+        md.Append(Escape(s.ForgettingMeasure ?? "drift from the original on general text")).Append(".\n\n");
+        string start = o.FromAdapter != null ? "before (starting adapter)" : "before training";
+        if (after.TryGetValue("general_loss", out var loss) && after.TryGetValue("forgetting", out var forgetting))
+        {
+            double original = loss - forgetting;
+            var rows = new List<IReadOnlyList<string>> { new[] { "original model", Metric(original), Signed(0) } };
+            if (before.TryGetValue("general_loss", out var b) && before.TryGetValue("forgetting", out var bf)) rows.Add([Escape(start), Metric(b), Signed(bf)]);
+            rows.Add(["after training", Metric(loss), Signed(forgetting)]);
+            Table(md, ["", "general-text loss", "forgetting (− original)"], rows, numeric: true);
+            md.Append("Forgetting is the rise of the mean per-token cross-entropy on the general text over the original's (0: nothing lost).\n\n");
+        }
+        else
+        {
+            var rows = new List<IReadOnlyList<string>> { new[] { "original model", Metric(1), Metric(1) } };
+            if (before.TryGetValue("embedding_cosine", out var bc) && before.TryGetValue("neighbour_overlap", out var bo)) rows.Add([Escape(start), Metric(bc), Metric(bo)]);
+            rows.Add(["after training", Metric(after.GetValueOrDefault("embedding_cosine", double.NaN)), Metric(after.GetValueOrDefault("neighbour_overlap", double.NaN))]);
+            Table(md, ["", "embedding cosine", "neighbour overlap"], rows, numeric: true);
+            md.Append("Agreement of the model's sentence embeddings with the original's (1: unchanged): the mean cosine of each text's two embeddings, "
+                + "and the share of each text's 10 nearest neighbours that stayed its neighbours.\n\n");
+        }
+    }
+
+    /// <summary>Earlier rounds' sets: the metric at the start and after, and the example-wise transitions.</summary>
+    private static void RetentionSection(StringBuilder md, IReadOnlyList<Forgetting.SetComparison> sets)
+    {
+        if (sets.Count == 0) return;
+        md.Append("## Earlier rounds\n\n");
+        md.Append("Each earlier round's validation set, evaluated on the model this run started from and on the weights it wrote. "
+            + "right→wrong is forgetting, wrong→right backward transfer (rates: of the examples right, or wrong, before).\n\n");
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var set in sets)
+        {
+            string metric = set.After.ContainsKey("accuracy") ? "accuracy" : "loss";
+            double b = set.Before.GetValueOrDefault(metric, double.NaN), a = set.After.GetValueOrDefault(metric, double.NaN);
+            var t = set.Transitions;
+            rows.Add([Escape(set.Name), Count(set.Examples), metric, Metric(b), Metric(a), Signed(a - b),
+                t != null ? $"{Count(t.RightToWrong)} ({Percent(100 * t.ForgettingRate)})" : "–",
+                t != null ? $"{Count(t.WrongToRight)} ({Percent(100 * t.BackwardTransferRate)})" : "–"]);
+        }
+        Table(md, ["set", "examples", "metric", "before", "after", "change", "right→wrong", "wrong→right"], rows, numeric: true);
+        foreach (var set in sets.Where(s => s.Changed.Count > 0))
+        {
+            md.Append($"Changed in {Escape(set.Name)} (at most {Forgetting.SetComparison.ChangedShown}):\n\n");
+            Table(md, ["example", "change", "label", "before", "after", "text"], set.Changed.Select(c => (IReadOnlyList<string>)
+                [Code(c.Origin), c.Change, Escape(c.Truth ?? "–"), Escape(c.Before ?? Metric(c.LossBefore)), Escape(c.After ?? Metric(c.LossAfter)), Escape(c.Text)]));
+        }
     }
 
     /// <summary>Skipped records listed at most this many, then counted.</summary>
