@@ -20,6 +20,7 @@ public static class Program
         ["dequant"] = DequantBenchmark.Run,
         ["sidebyside"] = SideBySideBenchmark.Run,
         ["profile"] = ProfileBenchmark.Run,
+        ["active-learning"] = ActiveLearningBenchmark.Run,
     };
 
     public static int Main(string[] args)

@@ -36,6 +36,8 @@ public static class Program
         root.Subcommands.Add(MethodsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(SelectCommand.Create());
+        root.Subcommands.Add(PseudoLabelCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());

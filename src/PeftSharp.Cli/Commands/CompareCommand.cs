@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using PeftSharp.Data;
-using PeftSharp.Training.Forgetting;
+using PeftSharp.Training.Rounds;
 using PeftSharp.Tuners;
 using Spectre.Console;
 

@@ -26,6 +26,11 @@ public sealed class ClassificationTask : ITrainingTask
     public string LabelField { get; init; } = "label";
     /// <summary>Longest example in tokens, special tokens included; null leaves texts whole.</summary>
     public int? MaxLength { get; init; }
+    /// <summary>
+    /// An unlabelled pool (active selection, pseudo-labelling): the label field is not read and every example gets class 0,
+    /// whose loss means nothing; only the predictions are used.
+    /// </summary>
+    public bool IgnoreLabels { get; init; }
 
     public IReadOnlyList<TokenizedExample> Tokenize(IEnumerable<DataRecord> records, DataIssueLog issues)
     {
@@ -38,6 +43,11 @@ public sealed class ClassificationTask : ITrainingTask
         {
             var text = RecordFields.Text(record, names, issues);
             if (text is null) continue;
+            if (IgnoreLabels)
+            {
+                examples.Add(new TokenizedExample { InputIds = RecordFields.EncodeTruncated(_tokenizer, text, MaxLength), ClassLabel = 0, Source = record.Source, Line = record.Line });
+                continue;
+            }
             if (!LabelMap.TryText(record[LabelField], out var label, out var error))
             {
                 issues.Report(record, $"\"{LabelField}\" {error}");

@@ -8,7 +8,7 @@ public interface ITrainerObserver
     void OnEvaluation(EvalRecord evaluation) { }
     void OnMessage(string message) { }
     /// <summary>Earlier rounds' sets compared between the start and the weights written, once, at the end.</summary>
-    void OnRetention(IReadOnlyList<Forgetting.SetComparison> sets) { }
+    void OnRetention(IReadOnlyList<Rounds.SetComparison> sets) { }
 }
 
 /// <summary>The shape of a run, known before its first step.</summary>

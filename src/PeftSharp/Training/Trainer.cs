@@ -362,7 +362,7 @@ public sealed class Trainer(TrainingOptions options, ITrainerObserver? observer 
         {
             run.Peft!.Save(temp, form: AdapterSaveForm.Portable);
             info.Write(temp);
-            Forgetting.RetentionSets.Record(temp, run.Retention.All, run.Data.ValidationRecords);
+            Rounds.RetentionSets.Record(temp, run.Retention.All, run.Data.ValidationRecords);
         }, overwrite: true);
     }
 }

@@ -25,7 +25,7 @@ public sealed class TrainingData
     public ITrainingTask Task { get; }
     public IReadOnlyList<TokenizedExample> Train { get; }
     public IReadOnlyList<TokenizedExample> Validation { get; }
-    /// <summary>The validation records as read, which the adapter keeps as this round's set for later rounds (<see cref="Forgetting.RetentionSets"/>).</summary>
+    /// <summary>The validation records as read, which the adapter keeps as this round's set for later rounds (<see cref="Rounds.RetentionSets"/>).</summary>
     public IReadOnlyList<DataRecord> ValidationRecords { get; }
     public LabelMap? Labels { get; }
     public DataIssueLog Issues { get; }

@@ -46,8 +46,8 @@ public sealed record TrainingSummary
     public string? DataSplit { get; init; }
     public IReadOnlyList<StepRecord> StepLog { get; init; } = [];
     public IReadOnlyList<EvalRecord> Evaluations { get; init; } = [];
-    /// <summary>Earlier rounds' validation sets, start against the weights written (<see cref="Forgetting.RetentionCheck"/>).</summary>
-    public IReadOnlyList<Forgetting.SetComparison> Retention { get; init; } = [];
-    /// <summary>What forgetting was measured as (<see cref="Forgetting.ForgettingProbe.Description"/>), or null when it was not.</summary>
+    /// <summary>Earlier rounds' validation sets, start against the weights written (<see cref="Rounds.RetentionCheck"/>).</summary>
+    public IReadOnlyList<Rounds.SetComparison> Retention { get; init; } = [];
+    /// <summary>What forgetting was measured as (<see cref="Rounds.ForgettingProbe.Description"/>), or null when it was not.</summary>
     public string? ForgettingMeasure { get; init; }
 }

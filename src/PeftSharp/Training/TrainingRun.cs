@@ -6,7 +6,7 @@ using PeftSharp.Models.Quantization;
 using PeftSharp.Options;
 using PeftSharp.Tokenization;
 using PeftSharp.Training.Analysis;
-using PeftSharp.Training.Forgetting;
+using PeftSharp.Training.Rounds;
 using PeftSharp.Tuners;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -128,7 +128,7 @@ internal sealed class TrainingRun : IDisposable
                 if (dtype == ScalarType.Float16) optimizer.Scaler = new LossScaler();
                 if (peft != null) peft.SavedValueOf = optimizer.MasterOf;
             }
-            var forgetting = ForgettingProbe.For(o, data.Task.Kind, model, tokenizer, log);
+            var forgetting = ForgettingProbe.For(o, data.Task.Kind, model, peft, tokenizer, log);
             var retention = RetentionCheck.For(o, data, log);
             return new TrainingRun(o, device, data, model, peft, loader, validation, total, stepsPerEpoch,
                 new LearningRateSchedule(o.Scheduler, warmup, total), trainable, optimizer, collator, forgetting, retention) { ChosenTargets = plan, ChosenLayerGroups = groups };

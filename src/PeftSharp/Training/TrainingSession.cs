@@ -132,7 +132,7 @@ public static class TrainingSession
 
         public void OnMessage(string message) => inner?.OnMessage(message);
 
-        public void OnRetention(IReadOnlyList<Forgetting.SetComparison> sets)
+        public void OnRetention(IReadOnlyList<Rounds.SetComparison> sets)
         {
             Log.Append(steps.Count > 0 ? steps[^1].Step : resumedStep, sets);
             inner?.OnRetention(sets);

@@ -23,6 +23,8 @@ public abstract class PeftConfig
     /// <summary>Whole modules trained and saved with the adapter (a new classifier, an lm_head).</summary>
     public IReadOnlyList<string>? ModulesToSave { get; set; }
     public string? WrittenByPeftVersion { get; private set; }
+    /// <summary>Positions the adapter adds in front of every input (prompt methods' virtual tokens), which count against the model's position limit.</summary>
+    public virtual int AddedPositions => 0;
     /// <summary>Fields of the file this config was read from that PeftSharp does not know, kept verbatim.</summary>
     public JsonObject UnknownFields { get; } = new();
 

@@ -93,7 +93,7 @@ public static class LossPlot
             markers.LegendText = "validation loss";
         }
 
-        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k is not ("loss" or "perplexity") && !Forgetting.ForgettingProbe.MetricKeys.Contains(k));
+        var metric = mainMetric ?? evals.SelectMany(e => e.Metrics.Keys).FirstOrDefault(k => k is not ("loss" or "perplexity") && !Rounds.ForgettingProbe.MetricKeys.Contains(k));
         var metricPoints = metric is null or "loss" or "perplexity" ? []
             : evals.Where(e => e.Metrics.TryGetValue(metric, out var v) && double.IsFinite(v)).ToList();
         if (metricPoints.Count > 0)

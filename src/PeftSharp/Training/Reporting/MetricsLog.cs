@@ -83,7 +83,7 @@ public sealed class MetricsLog : IDisposable
     /// The earlier rounds' sets compared at the end of the run (<c>{"type":"retention",...}</c>): per set its metrics before
     /// and after and, for classification, the transitions.
     /// </summary>
-    public void Append(int step, IReadOnlyList<Forgetting.SetComparison> sets) => WriteLine(w =>
+    public void Append(int step, IReadOnlyList<Rounds.SetComparison> sets) => WriteLine(w =>
     {
         w.WriteString("type", "retention");
         w.WriteNumber("step", step);

@@ -93,7 +93,7 @@ public static class RunReport
         if (rows.Count > 0)
         {
             md.Append("## Validation\n\n");
-            var names = rows.SelectMany(r => r.Metrics.Keys).Where(k => !Forgetting.ForgettingProbe.MetricKeys.Contains(k)).Distinct().OrderBy(k => k == "loss" ? 0 : 1).ToList();
+            var names = rows.SelectMany(r => r.Metrics.Keys).Where(k => !Rounds.ForgettingProbe.MetricKeys.Contains(k)).Distinct().OrderBy(k => k == "loss" ? 0 : 1).ToList();
             var table = rows.Select(r => (IReadOnlyList<string>)[Escape(r.Name), .. names.Select(n => r.Metrics.TryGetValue(n, out var v) ? Metric(v) : "–")]).ToList();
             if (summary.Before != null && summary.After != null)
                 table.Insert(2, ["change", .. names.Select(n => summary.Before.TryGetValue(n, out var b) && summary.After.TryGetValue(n, out var a) ? Signed(a - b) : "–")]);
@@ -119,7 +119,7 @@ public static class RunReport
     /// </summary>
     private static void ForgettingSection(StringBuilder md, TrainingSummary s, TrainingOptions o)
     {
-        var keys = Forgetting.ForgettingProbe.MetricKeys;
+        var keys = Rounds.ForgettingProbe.MetricKeys;
         var after = s.After?.Where(kv => keys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
         if (after is not { Count: > 0 }) return;
         var before = s.Before?.Where(kv => keys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value) ?? [];
@@ -147,7 +147,7 @@ public static class RunReport
     }
 
     /// <summary>Earlier rounds' sets: the metric at the start and after, and the example-wise transitions.</summary>
-    private static void RetentionSection(StringBuilder md, IReadOnlyList<Forgetting.SetComparison> sets)
+    private static void RetentionSection(StringBuilder md, IReadOnlyList<Rounds.SetComparison> sets)
     {
         if (sets.Count == 0) return;
         md.Append("## Earlier rounds\n\n");
@@ -166,7 +166,7 @@ public static class RunReport
         Table(md, ["set", "examples", "metric", "before", "after", "change", "right→wrong", "wrong→right"], rows, numeric: true);
         foreach (var set in sets.Where(s => s.Changed.Count > 0))
         {
-            md.Append($"Changed in {Escape(set.Name)} (at most {Forgetting.SetComparison.ChangedShown}):\n\n");
+            md.Append($"Changed in {Escape(set.Name)} (at most {Rounds.SetComparison.ChangedShown}):\n\n");
             Table(md, ["example", "change", "label", "before", "after", "text"], set.Changed.Select(c => (IReadOnlyList<string>)
                 [Code(c.Origin), c.Change, Escape(c.Truth ?? "–"), Escape(c.Before ?? Metric(c.LossBefore)), Escape(c.After ?? Metric(c.LossAfter)), Escape(c.Text)]));
         }

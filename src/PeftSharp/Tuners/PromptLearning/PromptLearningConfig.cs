@@ -13,6 +13,8 @@ namespace PeftSharp.Tuners.PromptLearning;
 public abstract class PromptLearningConfig : PeftConfig
 {
     public int NumVirtualTokens { get; set; } = 20;
+
+    public override int AddedPositions => NumVirtualTokens;
     public int? TokenDim { get; set; }
     /// <summary>2 for encoder-decoder models (SEQ_2_SEQ_LM), else 1: how many virtual-token sets PEFT allocates.</summary>
     public int? NumTransformerSubmodules { get; set; }

@@ -2,10 +2,10 @@ using System.Text.Json;
 using PeftSharp.Data;
 using PeftSharp.Tests.Support;
 using PeftSharp.Training;
-using PeftSharp.Training.Forgetting;
+using PeftSharp.Training.Rounds;
 using PeftSharp.Training.Reporting;
 
-namespace PeftSharp.Tests.Training.Forgetting;
+namespace PeftSharp.Tests.Training.Rounds;
 
 /// <summary>
 /// Forgetting in real training runs and the rounds workflow: every run logs its drift from the original, an adapter

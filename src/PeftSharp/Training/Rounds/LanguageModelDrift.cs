@@ -3,7 +3,7 @@ using PeftSharp.Models;
 using PeftSharp.Tokenization;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Forgetting of a language model, as Hugging Face PEFT's method-comparison benchmark measures it: the mean per-token

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using PeftSharp.Data;
 using PeftSharp.IO;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>A validation set of an earlier round: its name (a file name stem), where it came from, and its records.</summary>
 public sealed record RetentionSet(string Name, string Source, IReadOnlyList<DataRecord> Records);

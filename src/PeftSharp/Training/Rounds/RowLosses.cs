@@ -2,7 +2,7 @@ using PeftSharp.Data;
 using PeftSharp.Models;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Each row's own loss in a batch: the summed cross-entropy of its counted targets and their number. For language

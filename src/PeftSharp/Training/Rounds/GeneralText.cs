@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using PeftSharp.Data;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// The fixed general text forgetting is measured on: the bundled English sample (data/general-english, 132 paragraphs

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// One way to tell how far a model has moved from the original on general text. <see cref="Reference"/> is measured

@@ -5,7 +5,7 @@ using PeftSharp.Tokenization;
 using PeftSharp.Tuners;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Forgetting during a run (option <c>forgetting</c>): the original's behaviour on the general text is measured once,
@@ -37,7 +37,7 @@ public sealed class ForgettingProbe : IDisposable
     public string Description { get; }
 
     /// <summary>The probe for this run, or null when forgetting is off or cannot be measured for the task (with the reason logged).</summary>
-    public static ForgettingProbe? For(TrainingOptions o, TaskKind kind, PretrainedModel model, ITextTokenizer tokenizer, Action<string> log)
+    public static ForgettingProbe? For(TrainingOptions o, TaskKind kind, PretrainedModel model, PeftModel? peft, ITextTokenizer tokenizer, Action<string> log)
     {
         if (o.Forgetting == "off") return null;
         if (kind == TaskKind.Seq2SeqLm)
@@ -46,7 +46,9 @@ public sealed class ForgettingProbe : IDisposable
             return null;
         }
         var texts = GeneralText.Load(o.ForgettingData, o.ForgettingSamples);
-        int maxLength = Math.Min(o.ForgettingMaxLength, model.Config.PositionLimit ?? int.MaxValue);
+        // Within the model's positions, less those prompt methods put in front of every input.
+        int added = peft?.Configs.Values.Max(c => c.AddedPositions) ?? 0;
+        int maxLength = Math.Max(2, Math.Min(o.ForgettingMaxLength, (model.Config.PositionLimit ?? int.MaxValue) - added));
         string source = o.ForgettingData ?? GeneralText.BundledName;
         return kind == TaskKind.SequenceClassification
             ? new ForgettingProbe(new EmbeddingDrift(model, tokenizer, texts, maxLength),

@@ -1,4 +1,4 @@
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Example-wise transitions between two models on the same examples (Toneva et al., "An empirical study of example

@@ -4,7 +4,7 @@ using PeftSharp.IO;
 using PeftSharp.Models;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// A run's check of earlier rounds (<see cref="RetentionSets"/>): every set is evaluated example by example on the model

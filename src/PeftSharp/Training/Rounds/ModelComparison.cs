@@ -3,7 +3,7 @@ using PeftSharp.Models;
 using PeftSharp.Tuners;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Two states of one model compared example by example on one data set (<c>peft compare</c>): the base (adapters

@@ -1,12 +1,12 @@
 using PeftSharp.Models;
 using PeftSharp.Tests.Support;
 using PeftSharp.Tokenization;
-using PeftSharp.Training.Forgetting;
+using PeftSharp.Training.Rounds;
 using PeftSharp.Tuners;
 using PeftSharp.Tuners.Lora;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Tests.Training.Forgetting;
+namespace PeftSharp.Tests.Training.Rounds;
 
 /// <summary>
 /// The two forgetting measures on real models: an adapter whose update is zero (LoRA's B = 0 at the start) must give

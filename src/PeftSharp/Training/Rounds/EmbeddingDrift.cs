@@ -2,7 +2,7 @@ using PeftSharp.Models;
 using PeftSharp.Tokenization;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// Forgetting of an encoder (or a classifier built on one): how far its sentence embeddings of a fixed general-text

@@ -2,7 +2,7 @@ using PeftSharp.Data;
 using PeftSharp.Models;
 using static TorchSharp.torch;
 
-namespace PeftSharp.Training.Forgetting;
+namespace PeftSharp.Training.Rounds;
 
 /// <summary>
 /// What a model did with one example: for classification the class it chose and how sure it was, for every task the
