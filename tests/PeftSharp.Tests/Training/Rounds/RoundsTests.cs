@@ -44,6 +44,31 @@ public class RoundsTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(summary.AdapterDir, "adapter_model.safetensors")), File.ReadAllBytes(Path.Combine(off.AdapterDir, "adapter_model.safetensors")));
     }
 
+    private sealed class StopAt(int step, CancellationTokenSource cancel) : ITrainerObserver
+    {
+        public void OnStep(StepRecord record)
+        {
+            if (record.Step == step) cancel.Cancel();
+        }
+    }
+
+    [Fact]
+    public void A_resumed_full_fine_tune_measures_against_the_reference_it_kept_and_ends_with_the_uninterrupted_drift()
+    {
+        // Full fine-tuning has no adapter to disable: after a restart only the kept reference knows the original.
+        var o = Options("full") with { Method = "full", LearningRate = 1e-3, MaxSteps = 8, EvalEvery = 4, SaveEvery = 2 };
+        var whole = TrainingSession.Run(o);
+        using var cancel = new CancellationTokenSource();
+        var cut = o with { Output = Path.Combine(_run.Root, "full-cut") };
+        var first = TrainingSession.Run(cut, new StopAt(3, cancel), cancel.Token);
+        Assert.True(first.Interrupted);
+        var resumed = TrainingSession.Run(cut with { Resume = true });
+        Assert.Equal(whole.After![EmbeddingDrift.CosineKey], resumed.After![EmbeddingDrift.CosineKey]);
+        Assert.Equal(whole.After[EmbeddingDrift.OverlapKey], resumed.After[EmbeddingDrift.OverlapKey]);
+        Assert.True(whole.After[EmbeddingDrift.CosineKey] < 1);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(o.Output, ForgettingProbe.ReferenceFile)), File.ReadAllBytes(Path.Combine(cut.Output, ForgettingProbe.ReferenceFile)));
+    }
+
     [Fact]
     public void A_second_round_checks_the_first_rounds_set_example_by_example_and_passes_both_on()
     {
