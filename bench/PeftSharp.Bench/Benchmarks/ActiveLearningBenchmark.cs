@@ -12,7 +12,8 @@ namespace PeftSharp.Bench.Benchmarks;
 
 /// <summary>
 /// Active learning on a real labelled set, the experiment behind the README's "fewer labels each round":
-/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- active-learning --model DIR [--data FILE] [--seeds 3] [--start 100] [--step 100] [--budget 400] [--out DIR]</code>
+/// <code>dotnet run -c Release --project bench/PeftSharp.Bench -- active-learning --model DIR [--data FILE] [--seeds 3] [--start 100] [--step 100] [--budget 400] [--strategies a,b] [--out DIR]</code>
+/// (<c>--from DIR/results.json</c> prints the table and redraws the plot of a finished run.)
 /// From a random seed set of labels from the data's train split, each round trains the adapter on every label so far,
 /// continuing the previous round's adapter (from_adapter), then labels the next step examples of the rest of the train
 /// split chosen by a strategy (the labels come from the data: a simulated annotator), up to the budget. Validation is
@@ -32,6 +33,15 @@ public static class ActiveLearningBenchmark
     {
         string? Flag(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         int Int(string name, int fallback) => Flag(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        if (Flag("--from") is { } saved)
+        {
+            // Table and plot again from an earlier run's results.json, without training.
+            var rows = JsonSerializer.Deserialize<List<Row>>(File.ReadAllText(saved))!;
+            var names = rows.Select(r => r.Strategy).Distinct().ToList();
+            PrintTable(rows, names, rows.Max(r => r.Labels));
+            Plot(rows, names, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(saved))!, "active-learning.png"));
+            return 0;
+        }
         var model = Flag("--model") ?? throw new ArgumentException("--model DIR: a MiniLM folder (peft import minilm --out DIR)");
         var data = Flag("--data") ?? Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "data", "uci-sentiment", "uci-sentiment.jsonl");
         int seeds = Int("--seeds", 3), start = Int("--start", 100), step = Int("--step", 100), budget = Int("--budget", 400);
@@ -175,10 +185,19 @@ public static class ActiveLearningBenchmark
             var scatter = plot.Add.Scatter(x, groups.Select(g => 100 * g.Average(r => r.Accuracy)).ToArray());
             scatter.LegendText = s;
             var bars = plot.Add.ErrorBar(x, groups.Select(g => 100 * g.Average(r => r.Accuracy)).ToArray(),
-                groups.Select(g => 100 * (g.Average(r => r.Accuracy) - g.Min(r => r.Accuracy))).ToArray());
+                groups.Select(g => 100 * (g.Max(r => r.Accuracy) - g.Average(r => r.Accuracy))).ToArray());
+            bars.YErrorNegative = groups.Select(g => 100 * (g.Average(r => r.Accuracy) - g.Min(r => r.Accuracy))).ToArray();
             bars.Color = scatter.Color;
+            // Forgetting of round 1's labelled examples, on the right axis: how many of them later rounds get wrong.
+            var forgotten = plot.Add.Scatter(x, groups.Select(g => g.Average(r => (double)r.FirstRoundForgotten)).ToArray());
+            forgotten.Color = scatter.Color;
+            forgotten.LinePattern = ScottPlot.LinePattern.Dashed;
+            forgotten.LegendText = $"{s}: round 1's labels now wrong";
+            forgotten.Axes.YAxis = plot.Axes.Right;
         }
-        plot.Title("Validation accuracy against labels used (mean, bars: lowest seed)");
+        plot.Axes.Right.Label.Text = "round 1's labels now wrong (dashed)";
+        plot.Font.Set("DejaVu Sans");
+        plot.Title("Validation accuracy against labels used (mean over seeds, bars: lowest to highest)");
         plot.XLabel("labels");
         plot.YLabel("validation accuracy (%)");
         plot.ShowLegend(ScottPlot.Edge.Bottom);
