@@ -1,7 +1,9 @@
 """Checks our general-text loss against transformers on models/tiny-gpt2-en (run through ../shared/refstack/py.sh).
 
 Input: a JSON file with "ids" (the token ids of the general texts, truncated, as PeftSharp tokenized them; the
-refstack has no tokenizers) and "ours" (PeftSharp's value). Prints the token-weighted mean next-token cross-entropy
+refstack has no tokenizers) and "ours" (PeftSharp's value). The README's numbers came from a scratch program on
+PeftSharp: texts = GeneralText.Load(null, 16); ids = tokenizer.Encode(text).Take(256) for each (the tokenizer of
+models/tiny-gpt2-en); ours = new LanguageModelDrift(model, tokenizer, texts, 256).MeanLoss(). Prints the token-weighted mean next-token cross-entropy
 (1) each text alone, unpadded; (2) PEFT's method-comparison protocol: batches of 4, left padding, each row's own last
 len tokens; (3) the same with position ids derived from the attention mask.
 """
