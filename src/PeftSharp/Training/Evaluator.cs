@@ -20,35 +20,26 @@ public static class Evaluator
     public static Dictionary<string, double> Evaluate(PretrainedModel model, TaskKind kind, IEnumerable<Batch> batches, Device device,
         CancellationToken cancellation = default)
     {
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceScope.Enter(model);
         double lossSum = 0;
         long count = 0;
         var truth = new List<long>();
         var predicted = new List<long>();
-        try
+        foreach (var batch in batches)
         {
-            using var _ = no_grad();
-            foreach (var batch in batches)
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var tensors = batch.ToTensors(device);
+            var logits = model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate");
+            var (loss, n) = TaskLoss.Compute(kind, logits, tensors.Labels);
+            if (n == 0) continue;
+            lossSum += loss.item<float>() * n;
+            count += n;
+            if (kind == TaskKind.SequenceClassification)
             {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var tensors = batch.ToTensors(device);
-                var logits = model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate");
-                var (loss, n) = TaskLoss.Compute(kind, logits, tensors.Labels);
-                if (n == 0) continue;
-                lossSum += loss.item<float>() * n;
-                count += n;
-                if (kind == TaskKind.SequenceClassification)
-                {
-                    predicted.AddRange(logits.argmax(-1).cpu().data<long>().ToArray());
-                    truth.AddRange(batch.Labels);
-                }
+                predicted.AddRange(logits.argmax(-1).cpu().data<long>().ToArray());
+                truth.AddRange(batch.Labels);
             }
-        }
-        finally
-        {
-            if (wasTraining) model.train();
         }
         if (count == 0) throw new PeftException("validation data has no examples to evaluate");
         var metrics = new Dictionary<string, double> { ["loss"] = lossSum / count };

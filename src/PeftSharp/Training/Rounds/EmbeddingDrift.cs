@@ -60,32 +60,23 @@ public sealed class EmbeddingDrift(PretrainedModel model, ITextTokenizer tokeniz
     /// <summary>[n, hidden] float32 embeddings of the texts on the CPU, in eval mode and without gradients.</summary>
     public Tensor Embed()
     {
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceScope.Enter(model);
         var device = model.Device;
         var parts = new List<Tensor>();
-        try
+        for (int start = 0; start < texts.Count; start += batchSize)
         {
-            using var _ = no_grad();
-            for (int start = 0; start < texts.Count; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var batch = BatchEncoding.Create(tokenizer, texts.Skip(start).Take(batchSize), new BatchEncodingOptions { MaxLength = maxLength });
-                long[] shape = [batch.BatchSize, batch.SequenceLength];
-                var mask = tensor(batch.AttentionMaskFlat(), shape, device: device);
-                var output = model.forward(new ModelInputs { InputIds = tensor(batch.InputIdsFlat(), shape, device: device), AttentionMask = mask });
-                var hidden = output.LastHiddenState ?? throw new PeftException($"forgetting: {model.ArchitectureName} returns no hidden states to compare");
-                // Prompt methods prepend virtual positions: the text's own states are the last ones.
-                hidden = hidden.narrow(1, hidden.shape[1] - batch.SequenceLength, batch.SequenceLength);
-                parts.Add(Embeddings.SentenceEmbedding.MeanPool(hidden.to(ScalarType.Float32), mask).cpu().MoveToOuterDisposeScope());
-            }
-            var all = cat(parts, 0);
-            foreach (var p in parts) p.Dispose();
-            return all;
+            using var scope = NewDisposeScope();
+            var batch = BatchEncoding.Create(tokenizer, texts.Skip(start).Take(batchSize), new BatchEncodingOptions { MaxLength = maxLength });
+            long[] shape = [batch.BatchSize, batch.SequenceLength];
+            var mask = tensor(batch.AttentionMaskFlat(), shape, device: device);
+            var output = model.forward(new ModelInputs { InputIds = tensor(batch.InputIdsFlat(), shape, device: device), AttentionMask = mask });
+            var hidden = output.LastHiddenState ?? throw new PeftException($"forgetting: {model.ArchitectureName} returns no hidden states to compare");
+            // Prompt methods prepend virtual positions: the text's own states are the last ones.
+            hidden = hidden.narrow(1, hidden.shape[1] - batch.SequenceLength, batch.SequenceLength);
+            parts.Add(Embeddings.SentenceEmbedding.MeanPool(hidden.to(ScalarType.Float32), mask).cpu().MoveToOuterDisposeScope());
         }
-        finally
-        {
-            if (wasTraining) model.train();
-        }
+        var all = cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        return all;
     }
 }

@@ -19,37 +19,28 @@ public sealed record ExampleOutcome(string Origin, long? Truth, long? Predicted,
     public static IReadOnlyList<ExampleOutcome> Evaluate(PretrainedModel model, TaskKind kind, IReadOnlyList<TokenizedExample> examples, Collator collator,
         int batchSize, Device device, CancellationToken cancellation = default)
     {
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceScope.Enter(model);
         var outcomes = new List<ExampleOutcome>(examples.Count);
-        try
+        foreach (var batch in new DataLoader(examples, collator, batchSize, 0, shuffle: false).Epoch(0))
         {
-            using var _ = no_grad();
-            foreach (var batch in new DataLoader(examples, collator, batchSize, 0, shuffle: false).Epoch(0))
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var tensors = batch.ToTensors(device);
+            if (kind == TaskKind.SequenceClassification)
             {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var tensors = batch.ToTensors(device);
-                if (kind == TaskKind.SequenceClassification)
-                {
-                    var logits = (model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate")).to(ScalarType.Float32);
-                    var losses = nn.functional.cross_entropy(logits, tensors.Labels, reduction: nn.Reduction.None).to(ScalarType.Float64).cpu().data<double>().ToArray();
-                    var (confidence, predicted) = nn.functional.softmax(logits, -1).max(-1);
-                    var p = predicted.cpu().data<long>().ToArray();
-                    var c = confidence.to(ScalarType.Float64).cpu().data<double>().ToArray();
-                    for (int i = 0; i < batch.Size; i++)
-                        outcomes.Add(new ExampleOutcome(batch.Origins[i], batch.Labels[i], p[i], c[i], losses[i], 1));
-                }
-                else
-                {
-                    var rows = RowLosses.Compute(model, kind, tensors.Inputs, tensors.Labels);
-                    for (int i = 0; i < batch.Size; i++) outcomes.Add(new ExampleOutcome(batch.Origins[i], null, null, 0, rows[i].Sum, rows[i].Count));
-                }
+                var logits = (model.forward(tensors.Inputs).Logits ?? throw new PeftException($"{model.ArchitectureName} has no head to evaluate")).to(ScalarType.Float32);
+                var losses = nn.functional.cross_entropy(logits, tensors.Labels, reduction: nn.Reduction.None).to(ScalarType.Float64).cpu().data<double>().ToArray();
+                var (confidence, predicted) = nn.functional.softmax(logits, -1).max(-1);
+                var p = predicted.cpu().data<long>().ToArray();
+                var c = confidence.to(ScalarType.Float64).cpu().data<double>().ToArray();
+                for (int i = 0; i < batch.Size; i++)
+                    outcomes.Add(new ExampleOutcome(batch.Origins[i], batch.Labels[i], p[i], c[i], losses[i], 1));
             }
-        }
-        finally
-        {
-            if (wasTraining) model.train();
+            else
+            {
+                var rows = RowLosses.Compute(model, kind, tensors.Inputs, tensors.Labels);
+                for (int i = 0; i < batch.Size; i++) outcomes.Add(new ExampleOutcome(batch.Origins[i], null, null, 0, rows[i].Sum, rows[i].Count));
+            }
         }
         return outcomes;
     }

@@ -34,41 +34,32 @@ public sealed class LanguageModelDrift(PretrainedModel model, ITextTokenizer tok
     public double MeanLoss()
     {
         if (_ids.Count == 0) throw new PeftException("forgetting: no general text is 2 tokens or longer");
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceScope.Enter(model);
         double sum = 0;
         long count = 0;
         var device = model.Device;
-        try
+        for (int start = 0; start < _ids.Count; start += batchSize)
         {
-            using var _ = no_grad();
-            for (int start = 0; start < _ids.Count; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var rows = _ids.Skip(start).Take(batchSize).ToList();
-                int length = rows.Max(r => r.Length);
-                var ids = new long[rows.Count * length];
-                var mask = new long[ids.Length];
-                var labels = Enumerable.Repeat((long)TokenizedExample.IgnoreIndex, ids.Length).ToArray();
-                for (int r = 0; r < rows.Count; r++)
-                    for (int i = 0; i < rows[r].Length; i++)
-                    {
-                        ids[r * length + i] = rows[r][i];
-                        mask[r * length + i] = 1;
-                        labels[r * length + i] = rows[r][i];
-                    }
-                long[] shape = [rows.Count, length];
-                var inputs = new ModelInputs { InputIds = tensor(ids, shape, device: device), AttentionMask = tensor(mask, shape, device: device) };
-                foreach (var (s, n) in RowLosses.Compute(model, TaskKind.CausalLm, inputs, tensor(labels, shape, device: device)))
+            using var scope = NewDisposeScope();
+            var rows = _ids.Skip(start).Take(batchSize).ToList();
+            int length = rows.Max(r => r.Length);
+            var ids = new long[rows.Count * length];
+            var mask = new long[ids.Length];
+            var labels = Enumerable.Repeat((long)TokenizedExample.IgnoreIndex, ids.Length).ToArray();
+            for (int r = 0; r < rows.Count; r++)
+                for (int i = 0; i < rows[r].Length; i++)
                 {
-                    sum += s;
-                    count += n;
+                    ids[r * length + i] = rows[r][i];
+                    mask[r * length + i] = 1;
+                    labels[r * length + i] = rows[r][i];
                 }
+            long[] shape = [rows.Count, length];
+            var inputs = new ModelInputs { InputIds = tensor(ids, shape, device: device), AttentionMask = tensor(mask, shape, device: device) };
+            foreach (var (s, n) in RowLosses.Compute(model, TaskKind.CausalLm, inputs, tensor(labels, shape, device: device)))
+            {
+                sum += s;
+                count += n;
             }
-        }
-        finally
-        {
-            if (wasTraining) model.train();
         }
         return sum / count;
     }

@@ -12,39 +12,30 @@ public sealed record PoolPredictions(IReadOnlyList<double[]> Probabilities, IRea
 {
     public static PoolPredictions Compute(PretrainedModel model, IReadOnlyList<TokenizedExample> examples, Collator collator, int batchSize, Device device, bool embeddings)
     {
-        bool wasTraining = model.training;
-        model.eval();
+        using var inference = InferenceScope.Enter(model);
         var probabilities = new List<double[]>(examples.Count);
         var origins = new List<string>(examples.Count);
         var vectors = embeddings ? new List<float[]>(examples.Count) : null;
-        try
+        foreach (var batch in new DataLoader(examples, collator, batchSize, 0, shuffle: false).Epoch(0))
         {
-            using var _ = no_grad();
-            foreach (var batch in new DataLoader(examples, collator, batchSize, 0, shuffle: false).Epoch(0))
+            using var scope = NewDisposeScope();
+            var inputs = batch.ToModelInputs(device);
+            var output = model.forward(inputs);
+            var logits = (output.Logits ?? throw new PeftException($"{model.ArchitectureName} has no classification head")).to(ScalarType.Float64);
+            var p = nn.functional.softmax(logits, -1).cpu();
+            long classes = p.shape[1];
+            var flat = p.data<double>().ToArray();
+            for (int i = 0; i < batch.Size; i++) probabilities.Add(flat.AsSpan(i * (int)classes, (int)classes).ToArray());
+            origins.AddRange(batch.Origins);
+            if (vectors != null)
             {
-                using var scope = NewDisposeScope();
-                var inputs = batch.ToModelInputs(device);
-                var output = model.forward(inputs);
-                var logits = (output.Logits ?? throw new PeftException($"{model.ArchitectureName} has no classification head")).to(ScalarType.Float64);
-                var p = nn.functional.softmax(logits, -1).cpu();
-                long classes = p.shape[1];
-                var flat = p.data<double>().ToArray();
-                for (int i = 0; i < batch.Size; i++) probabilities.Add(flat.AsSpan(i * (int)classes, (int)classes).ToArray());
-                origins.AddRange(batch.Origins);
-                if (vectors != null)
-                {
-                    var hidden = output.LastHiddenState ?? throw new PeftException($"{model.ArchitectureName} returns no hidden states for --diverse");
-                    hidden = hidden.narrow(1, hidden.shape[1] - batch.SequenceLength, batch.SequenceLength);
-                    var pooled = PeftSharp.Embeddings.SentenceEmbedding.Normalize(PeftSharp.Embeddings.SentenceEmbedding.MeanPool(hidden.to(ScalarType.Float32), inputs.AttentionMask!)).cpu();
-                    long d = pooled.shape[1];
-                    var e = pooled.data<float>().ToArray();
-                    for (int i = 0; i < batch.Size; i++) vectors.Add(e.AsSpan(i * (int)d, (int)d).ToArray());
-                }
+                var hidden = output.LastHiddenState ?? throw new PeftException($"{model.ArchitectureName} returns no hidden states for --diverse");
+                hidden = hidden.narrow(1, hidden.shape[1] - batch.SequenceLength, batch.SequenceLength);
+                var pooled = PeftSharp.Embeddings.SentenceEmbedding.Normalize(PeftSharp.Embeddings.SentenceEmbedding.MeanPool(hidden.to(ScalarType.Float32), inputs.AttentionMask!)).cpu();
+                long d = pooled.shape[1];
+                var e = pooled.data<float>().ToArray();
+                for (int i = 0; i < batch.Size; i++) vectors.Add(e.AsSpan(i * (int)d, (int)d).ToArray());
             }
-        }
-        finally
-        {
-            if (wasTraining) model.train();
         }
         return new PoolPredictions(probabilities, origins, vectors?.ToArray());
     }
